@@ -1,0 +1,113 @@
+//! `xsignal analyze FILE... --workspace DIR`
+
+use std::path::PathBuf;
+
+use xsignal::config::Config;
+use xsignal::ingest::ColumnMap;
+use xsignal::pipeline::{self, AnalyzeOptions};
+use xsignal::workspace::Workspace;
+
+use super::{CliError, CliResult, GlobalOpts, EXIT_OK, EXIT_REJECTS};
+
+/// Flags of `analyze`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Input files: .csv, .tsv (header row) or .jsonl / .ndjson.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Workspace folder: holds the index and all state; a later run adds to it.
+    #[arg(long, short, default_value = "xsignal-data")]
+    workspace: PathBuf,
+    /// Pipeline config (TOML). Default: the workspace's config.toml if present, else built-in defaults.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Trend bucket width, e.g. 1h, 6h, 1d (default: from the data's span).
+    #[arg(long)]
+    bucket: Option<String>,
+    /// Column or key holding the text.
+    #[arg(long, default_value = "text")]
+    text_col: String,
+    /// Column or key holding the id.
+    #[arg(long, default_value = "id")]
+    id_col: String,
+    /// Column or key holding the timestamp.
+    #[arg(long, default_value = "timestamp")]
+    time_col: String,
+    /// Column or key holding the author.
+    #[arg(long, default_value = "author")]
+    author_col: String,
+    /// Column or key holding the source or channel.
+    #[arg(long, default_value = "source")]
+    source_col: String,
+    /// Column or key holding the language code.
+    #[arg(long, default_value = "lang")]
+    lang_col: String,
+    /// Column or key holding the rating.
+    #[arg(long, default_value = "rating")]
+    rating_col: String,
+    /// Exit with code 3 when any row was rejected.
+    #[arg(long)]
+    fail_on_rejects: bool,
+}
+
+/// Runs `analyze`.
+pub fn run(args: &Args, global: &GlobalOpts) -> CliResult {
+    let workspace = Workspace::create(&args.workspace)?;
+    let config_path = args.config.clone().or_else(|| {
+        let used = workspace.path("config.toml");
+        used.is_file().then_some(used)
+    });
+    let mut config = match &config_path {
+        Some(path) => Config::load(path).map_err(CliError::usage)?,
+        None => Config::default(),
+    };
+    if let Some(bucket) = &args.bucket {
+        xsignal::trends::parse_bucket(bucket).map_err(CliError::usage)?;
+        config.trends.bucket = Some(bucket.clone());
+    }
+    let options = AnalyzeOptions {
+        files: args.files.clone(),
+        columns: ColumnMap {
+            id: args.id_col.clone(),
+            text: args.text_col.clone(),
+            timestamp: args.time_col.clone(),
+            author: args.author_col.clone(),
+            source: args.source_col.clone(),
+            lang: args.lang_col.clone(),
+            rating: args.rating_col.clone(),
+        },
+        models_dir: global.models.clone(),
+        progress: !global.quiet,
+    };
+    let summary = pipeline::analyze(&workspace, &config, &options)?;
+    let timings = serde_json::to_string_pretty(&summary.timings)?;
+    xsignal::workspace::write_text(&workspace.path("timings.json"), &(timings + "\n"))?;
+    let mut text = format!(
+        "analyzed {} rows: {} added, {} already present, {} rejected; workspace holds {} comments\n\
+         {} topics ({} comments unassigned), {} signals, {} comments without timestamp (not trended)\n",
+        summary.rows_read,
+        summary.added,
+        summary.already_present,
+        summary.rejected,
+        summary.total_comments,
+        summary.topics,
+        summary.unassigned,
+        summary.signals,
+        summary.without_timestamp
+    );
+    for timing in &summary.timings {
+        text.push_str(&format!(
+            "  {:<10} {:>8} items {:>8.1} s\n",
+            timing.stage, timing.items, timing.seconds
+        ));
+    }
+    text.push_str(&format!(
+        "outputs in {}: comments.jsonl topics.jsonl signals.jsonl rejects.jsonl report.md\n",
+        workspace.root().display()
+    ));
+    eprint!("{text}");
+    if args.fail_on_rejects && summary.rejected > 0 {
+        return Ok(EXIT_REJECTS);
+    }
+    Ok(EXIT_OK)
+}

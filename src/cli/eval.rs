@@ -1,0 +1,229 @@
+//! `xsignal eval sentiment FILE.jsonl` and `xsignal eval topics FILE.jsonl`
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use xsignal::embed::{self, EmbeddingCache, Encoder};
+use xsignal::eval::{self, clustering, sentiment};
+use xsignal::sentiment::SentimentHead;
+use xsignal::text::{content_terms, LangStemmer};
+use xsignal::topics::{self, TopicInput};
+use xsignal::types::SentimentLabel;
+use xsignal::Config;
+
+use super::{print, CliError, CliResult, GlobalOpts, EXIT_OK};
+
+/// Flags of `eval`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(subcommand)]
+    command: EvalCommand,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum EvalCommand {
+    /// Score the sentiment model on a labelled JSONL file (`{"id","text","label","lang"}`).
+    Sentiment(SentimentArgs),
+    /// Cluster a labelled JSONL file and compare with the gold labels.
+    Topics(TopicsArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct SentimentArgs {
+    /// Labelled JSONL file.
+    file: PathBuf,
+    /// Score only the rows of the hold-out rule (for sets that have only a training split).
+    #[arg(long)]
+    holdout: bool,
+    /// Write predictions (JSONL) here.
+    #[arg(long)]
+    predictions: Option<PathBuf>,
+    /// Embedding cache folder.
+    #[arg(long, default_value = ".xsignal-cache")]
+    cache: PathBuf,
+    /// JSON output.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+struct TopicsArgs {
+    /// Labelled JSONL file.
+    file: PathBuf,
+    /// Embedding cache folder.
+    #[arg(long, default_value = ".xsignal-cache")]
+    cache: PathBuf,
+    /// JSON output.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `eval`.
+pub fn run(args: &Args, global: &GlobalOpts) -> CliResult {
+    match &args.command {
+        EvalCommand::Sentiment(args) => run_sentiment(args, global),
+        EvalCommand::Topics(args) => run_topics(args, global),
+    }
+}
+
+fn embed_rows(
+    encoder: &Encoder,
+    cache_dir: &std::path::Path,
+    texts: &[&str],
+) -> Result<Vec<Vec<f32>>, CliError> {
+    std::fs::create_dir_all(cache_dir)?;
+    let mut cache = EmbeddingCache::open(&cache_dir.join("embeddings.bin"), encoder.dim())?;
+    let bar = indicatif::ProgressBar::new(texts.len() as u64);
+    let vectors = embed::embed_cached(encoder, &mut cache, texts, &|done| bar.inc(done as u64))?;
+    bar.finish_and_clear();
+    Ok(vectors)
+}
+
+fn run_sentiment(args: &SentimentArgs, global: &GlobalOpts) -> CliResult {
+    let config = Config::default();
+    let encoder = Encoder::load(&global.models, &config.embed)?;
+    let head = SentimentHead::load(&global.models.join(&config.sentiment.head))?;
+    let rows: Vec<_> = eval::read_labelled(&args.file)?
+        .into_iter()
+        .filter(|row| !args.holdout || eval::is_holdout(&row.id))
+        .collect();
+    let texts: Vec<&str> = rows.iter().map(|row| row.text.as_str()).collect();
+    let started = Instant::now();
+    let vectors = embed_rows(&encoder, &args.cache, &texts)?;
+    let probabilities: Vec<[f32; 3]> = vectors
+        .iter()
+        .map(|vector| head.probabilities(vector))
+        .collect();
+    let seconds = started.elapsed().as_secs_f64();
+    let mut scored = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let gold = SentimentLabel::parse(&row.label).ok_or_else(|| {
+            CliError::usage(anyhow::anyhow!(
+                "{}: row {}: unknown label {:?}",
+                args.file.display(),
+                row.id,
+                row.label
+            ))
+        })?;
+        scored.push(gold);
+    }
+    let scored: Vec<sentiment::Scored> = scored
+        .into_iter()
+        .zip(&probabilities)
+        .map(|(gold, &probabilities)| sentiment::Scored {
+            gold,
+            probabilities,
+        })
+        .collect();
+    let metrics = sentiment::score(&scored);
+    if let Some(path) = &args.predictions {
+        let lines: Vec<serde_json::Value> = rows
+            .iter()
+            .zip(&probabilities)
+            .map(|(row, p)| {
+                let predicted = sentiment::predicted_class(*p, metrics.binary);
+                serde_json::json!({"id": row.id, "gold": row.label, "predicted": SentimentLabel::ALL[predicted],
+                                   "probabilities": {"negative": p[0], "neutral": p[1], "positive": p[2]}})
+            })
+            .collect();
+        xsignal::workspace::write_jsonl(path, &lines)?;
+    }
+    if args.json {
+        print(&(serde_json::to_string(&metrics)? + "\n"))?;
+    } else {
+        print(&format!(
+            "{}{}\n{}",
+            args.file.display(),
+            if args.holdout { " (hold-out rows)" } else { "" },
+            sentiment::render(&metrics)
+        ))?;
+        eprintln!(
+            "({} rows embedded or read from cache and scored in {:.1} s)",
+            rows.len(),
+            seconds
+        );
+    }
+    Ok(EXIT_OK)
+}
+
+fn run_topics(args: &TopicsArgs, global: &GlobalOpts) -> CliResult {
+    let config = Config::default();
+    let encoder = Encoder::load(&global.models, &config.embed)?;
+    let rows = eval::read_labelled(&args.file)?;
+    let texts: Vec<&str> = rows.iter().map(|row| row.text.as_str()).collect();
+    let vectors = embed_rows(&encoder, &args.cache, &texts)?;
+    let started = Instant::now();
+    let inputs: Vec<TopicInput> = rows
+        .iter()
+        .zip(&vectors)
+        .map(|(row, vector)| TopicInput {
+            id: &row.id,
+            text: &row.text,
+            lang: row.lang,
+            embedding: vector,
+            sentiment: SentimentLabel::Neutral,
+            duplicate: false,
+        })
+        .collect();
+    let result = topics::cluster(&inputs, None, &config.topics);
+    let cluster_seconds = started.elapsed().as_secs_f64();
+    let mut gold_ids: BTreeMap<&str, usize> = BTreeMap::new();
+    let gold: Vec<usize> = rows
+        .iter()
+        .map(|row| {
+            let next = gold_ids.len();
+            *gold_ids.entry(row.label.as_str()).or_insert(next)
+        })
+        .collect();
+    let predicted: Vec<Option<u32>> = result
+        .assignments
+        .iter()
+        .map(|a| a.as_ref().map(|a| a.topic))
+        .collect();
+    let stemmer = LangStemmer::default();
+    let docs: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| {
+            content_terms(&row.text, row.lang, &stemmer)
+                .into_iter()
+                .map(|(word, _)| word)
+                .collect()
+        })
+        .collect();
+    let keywords: Vec<Vec<String>> = result
+        .topics
+        .iter()
+        .map(|topic| {
+            topic
+                .keywords
+                .iter()
+                .filter(|keyword| !keyword.contains(' '))
+                .cloned()
+                .collect()
+        })
+        .collect();
+    let outliers = predicted.iter().filter(|p| p.is_none()).count();
+    let report = serde_json::json!({
+        "file": args.file.display().to_string(),
+        "rows": rows.len(),
+        "gold_classes": gold_ids.len(),
+        "topics": result.topics.iter().filter(|t| t.size > 0).count(),
+        "outlier_share": outliers as f64 / rows.len().max(1) as f64,
+        "nmi": clustering::nmi(&gold, &predicted),
+        "ari": clustering::ari(&gold, &predicted),
+        "npmi": clustering::npmi_coherence(&keywords, &docs),
+        "diversity": clustering::topic_diversity(&keywords, 10),
+        "cluster_seconds": cluster_seconds,
+    });
+    if args.json {
+        print(&(report.to_string() + "\n"))?;
+    } else {
+        let mut out = String::new();
+        for (key, value) in report.as_object().expect("object") {
+            out.push_str(&format!("{key} {value}\n"));
+        }
+        print(&out)?;
+    }
+    Ok(EXIT_OK)
+}

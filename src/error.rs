@@ -1,0 +1,76 @@
+//! The library's error type. Context variants say where a failure happened (file, line).
+
+use std::path::PathBuf;
+
+/// Errors returned by the xsignal library.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A JSON document in a workspace or model file could not be read.
+    #[error("{path}: {source}")]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The configuration file is invalid.
+    #[error("config {path}: {message}")]
+    Config {
+        /// The config file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A model file is missing.
+    #[error("model not found: {path} is missing; run `xsignal models fetch` first")]
+    ModelMissing {
+        /// The missing file or folder.
+        path: PathBuf,
+    },
+    /// The transformer failed.
+    #[error("encoder: {0}")]
+    Candle(#[from] candle_core::Error),
+    /// The tokenizer failed (its errors are boxed strings upstream).
+    #[error("tokenizer: {0}")]
+    Tokenizer(String),
+    /// The search index failed.
+    #[error("index: {0}")]
+    Index(#[from] tantivy::TantivyError),
+    /// A search query could not be parsed.
+    #[error("query: {0}")]
+    Query(#[from] tantivy::query::QueryParserError),
+    /// An input or argument is invalid.
+    #[error("{0}")]
+    Invalid(String),
+    /// An external command (such as `pip`) failed.
+    #[error("{command}: {message}")]
+    Command {
+        /// The command line.
+        command: String,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+impl Error {
+    /// Wraps an I/O error with the path it happened on.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Error {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// Result with the library's [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;

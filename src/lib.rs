@@ -1,0 +1,27 @@
+//! xsignal finds the signal in experience data: it ingests comment dumps (CSV, JSONL), indexes them
+//! in tantivy, scores sentiment with a transformer encoder, clusters topics and flags emerging trends
+//! that rise above their own baseline, carried by many distinct authors.
+//!
+//! The stages, in pipeline order, are the modules [`ingest`], [`embed`], [`sentiment`], [`topics`],
+//! [`trends`], [`index`], and [`feed`]; [`pipeline`] wires them together over a [`workspace`].
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod embed;
+pub mod error;
+pub mod eval;
+pub mod feed;
+pub mod index;
+pub mod ingest;
+pub mod models;
+pub mod pipeline;
+pub mod query;
+pub mod sentiment;
+pub mod text;
+pub mod topics;
+pub mod trends;
+pub mod types;
+pub mod workspace;
+
+pub use config::Config;
+pub use error::{Error, Result};

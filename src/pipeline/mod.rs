@@ -1,0 +1,394 @@
+//! The orchestrator of `xsignal analyze`: ingest -> store -> dedup -> embed -> sentiment -> topics ->
+//! trends -> index -> outputs. Each step is a call into its stage module; this file only wires them.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::embed::{self, EmbeddingCache, Encoder};
+use crate::error::{Error, Result};
+use crate::ingest::{self, ColumnMap, FileStats};
+use crate::sentiment::SentimentHead;
+use crate::text::normalize_for_dedup;
+use crate::topics::{self, TopicInput, TopicState};
+use crate::trends::{self, TrendDoc};
+use crate::types::{Comment, EnrichedComment, Reject, Sentiment, Signal, Topic};
+use crate::workspace::{self, Workspace};
+use crate::{feed, index};
+
+/// What `analyze` needs besides the config.
+#[derive(Clone, Debug)]
+pub struct AnalyzeOptions {
+    /// Input files (CSV, TSV, JSONL).
+    pub files: Vec<PathBuf>,
+    /// Column names for the inputs.
+    pub columns: ColumnMap,
+    /// Folder with the model files.
+    pub models_dir: PathBuf,
+    /// Show progress bars on stderr.
+    pub progress: bool,
+}
+
+/// Seconds spent and items handled per step.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct StageTiming {
+    /// Step name.
+    pub stage: String,
+    /// Items handled.
+    pub items: u64,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+}
+
+/// The outcome of one `analyze` run.
+#[derive(Clone, Debug, Serialize)]
+pub struct AnalyzeSummary {
+    /// Per-file ingest statistics of this run.
+    pub files: Vec<FileStats>,
+    /// Rows read in this run.
+    pub rows_read: u64,
+    /// Comments added to the workspace in this run.
+    pub added: u64,
+    /// Rows whose id was already in the workspace with the same content (nothing changed).
+    pub already_present: u64,
+    /// Rows rejected in this run.
+    pub rejected: u64,
+    /// Comments in the workspace after the run.
+    pub total_comments: u64,
+    /// Comments without a timestamp (indexed and scored, not trended).
+    pub without_timestamp: u64,
+    /// Comments marked as exact duplicates of an earlier one.
+    pub duplicates: u64,
+    /// Comments newly encoded (the rest came from the embedding cache).
+    pub encoded: u64,
+    /// Topics with at least one comment.
+    pub topics: u64,
+    /// Comments left without a topic.
+    pub unassigned: u64,
+    /// Signals flagged.
+    pub signals: u64,
+    /// Trend bucket width in seconds.
+    pub bucket_seconds: i64,
+    /// Time per step.
+    pub timings: Vec<StageTiming>,
+}
+
+fn progress_bar(show: bool, length: u64, message: &'static str) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(length);
+    bar.set_style(
+        ProgressStyle::with_template("{msg:>10} [{bar:30}] {pos}/{len} {per_sec} eta {eta}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_message(message);
+    bar
+}
+
+struct Timer {
+    timings: Vec<StageTiming>,
+}
+
+impl Timer {
+    fn time<T>(&mut self, stage: &str, items: u64, step: impl FnOnce() -> Result<T>) -> Result<T> {
+        let started = Instant::now();
+        let value = step()?;
+        self.timings.push(StageTiming {
+            stage: stage.to_string(),
+            items,
+            seconds: started.elapsed().as_secs_f64(),
+        });
+        tracing::info!(
+            stage,
+            items,
+            seconds = started.elapsed().as_secs_f64(),
+            "stage finished"
+        );
+        Ok(value)
+    }
+}
+
+/// The first comment id for each normalised text: `duplicate_of[i]` is the index of the first
+/// comment with the same normalised text, or `None` for the first one.
+pub fn exact_duplicates(comments: &[Comment]) -> Vec<Option<usize>> {
+    let normalised: Vec<String> = comments
+        .par_iter()
+        .map(|comment| normalize_for_dedup(&comment.text))
+        .collect();
+    let mut first: HashMap<&str, usize> = HashMap::with_capacity(comments.len());
+    normalised
+        .iter()
+        .enumerate()
+        .map(|(index, text)| {
+            if text.is_empty() {
+                return None;
+            }
+            match first.get(text.as_str()) {
+                Some(&original) => Some(original),
+                None => {
+                    first.insert(text.as_str(), index);
+                    None
+                }
+            }
+        })
+        .collect()
+}
+
+/// Runs the whole pipeline over `options.files`, adding to the workspace.
+pub fn analyze(
+    workspace: &Workspace,
+    config: &Config,
+    options: &AnalyzeOptions,
+) -> Result<AnalyzeSummary> {
+    let mut timer = Timer {
+        timings: Vec::new(),
+    };
+    // Load the models first: a missing model fails before any work is done.
+    let encoder = Encoder::load(&options.models_dir, &config.embed)?;
+    let head = SentimentHead::load(&options.models_dir.join(&config.sentiment.head))?;
+    if head.encoder != encoder.fingerprint() || head.dim != encoder.dim() {
+        return Err(Error::Invalid(format!(
+            "sentiment head was trained on encoder {:?} but the configured encoder is {:?}: run `xsignal train sentiment`",
+            head.encoder,
+            encoder.fingerprint()
+        )));
+    }
+
+    let ingested = timer.time("ingest", 0, || {
+        ingest::ingest_files(&options.files, &options.columns, &config.ingest)
+    })?;
+    let rows_read: u64 = ingested.files.iter().map(|file| file.rows).sum();
+
+    let mut stored = workspace.load_store()?;
+    let known: HashMap<&str, usize> = stored
+        .iter()
+        .enumerate()
+        .map(|(index, comment)| (comment.id.as_str(), index))
+        .collect();
+    let mut new_comments = Vec::new();
+    let mut rejects: Vec<Reject> = ingested.rejects;
+    let mut already_present = 0u64;
+    for comment in ingested.comments {
+        match known.get(comment.id.as_str()) {
+            Some(&index) => {
+                let old = &stored[index];
+                if old.text == comment.text
+                    && old.timestamp == comment.timestamp
+                    && old.author == comment.author
+                {
+                    already_present += 1;
+                } else {
+                    rejects.push(Reject {
+                        file: comment.origin.file.clone(),
+                        line: comment.origin.line,
+                        field: "id".into(),
+                        reason: format!(
+                            "id {:?} is already in the workspace with different content (from {}:{})",
+                            comment.id, old.origin.file, old.origin.line
+                        ),
+                    });
+                }
+            }
+            None => new_comments.push(comment),
+        }
+    }
+    workspace.append_store(&new_comments)?;
+    let added = new_comments.len() as u64;
+    stored.extend(new_comments);
+    let comments = stored;
+    let total = comments.len() as u64;
+
+    let duplicate_of = exact_duplicates(&comments);
+
+    // Embed every comment once (cached by content hash).
+    let mut cache = EmbeddingCache::open(&workspace.path("embeddings.bin"), encoder.dim())?;
+    let cached_before = cache.len();
+    let texts: Vec<&str> = comments
+        .iter()
+        .map(|comment| comment.text.as_str())
+        .collect();
+    let bar = progress_bar(options.progress, total, "embed");
+    let embeddings = timer.time("embed", total, || {
+        embed::embed_cached(&encoder, &mut cache, &texts, &|done| bar.inc(done as u64))
+    })?;
+    bar.finish_and_clear();
+    let encoded = (cache.len() - cached_before) as u64;
+
+    let sentiments: Vec<Sentiment> = timer.time("sentiment", total, || {
+        Ok(embeddings
+            .par_iter()
+            .map(|embedding| head.predict(embedding))
+            .collect())
+    })?;
+
+    let state_path = workspace.path("topic_state.json");
+    let previous: Option<TopicState> = if state_path.is_file() {
+        let text = std::fs::read_to_string(&state_path)
+            .map_err(|source| Error::io(&state_path, source))?;
+        Some(serde_json::from_str(&text).map_err(|source| Error::Json {
+            path: state_path.clone(),
+            source,
+        })?)
+    } else {
+        None
+    };
+    let topic_inputs: Vec<TopicInput> = comments
+        .iter()
+        .zip(&embeddings)
+        .zip(&sentiments)
+        .zip(&duplicate_of)
+        .map(
+            |(((comment, embedding), sentiment), duplicate)| TopicInput {
+                id: &comment.id,
+                text: &comment.text,
+                lang: comment.lang,
+                embedding,
+                sentiment: sentiment.label,
+                duplicate: duplicate.is_some(),
+            },
+        )
+        .collect();
+    let clustered = timer.time("topics", total, || {
+        Ok(topics::cluster(
+            &topic_inputs,
+            previous.as_ref(),
+            &config.topics,
+        ))
+    })?;
+    drop(topic_inputs);
+    let state_text = serde_json::to_string(&clustered.state).expect("topic state serialises");
+    workspace::write_text(&state_path, &state_text)?;
+
+    let enriched: Vec<EnrichedComment> = comments
+        .iter()
+        .enumerate()
+        .map(|(index, comment)| EnrichedComment {
+            id: comment.id.clone(),
+            lang: comment.lang,
+            timestamp: comment.timestamp,
+            source: comment.source.clone(),
+            sentiment: sentiments[index],
+            topic: clustered.assignments[index]
+                .as_ref()
+                .map(|assignment| assignment.topic),
+            topic_confidence: clustered.assignments[index]
+                .as_ref()
+                .map(|assignment| assignment.confidence),
+            duplicate_of: duplicate_of[index].map(|original| comments[original].id.clone()),
+        })
+        .collect();
+
+    let trend_docs: Vec<TrendDoc> = comments
+        .iter()
+        .enumerate()
+        .filter_map(|(index, comment)| {
+            let timestamp = comment.timestamp?;
+            Some(TrendDoc {
+                id: &comment.id,
+                timestamp,
+                author: comment.author.as_deref(),
+                text: &comment.text,
+                lang: comment.lang,
+                duplicate_of: duplicate_of[index],
+                topic: enriched[index].topic,
+                sentiment: sentiments[index].label,
+            })
+        })
+        .collect();
+    let without_timestamp = total - trend_docs.len() as u64;
+    let trended = timer.time("trends", trend_docs.len() as u64, || {
+        trends::detect(&trend_docs, &clustered.topics, &config.trends)
+    })?;
+    drop(trend_docs);
+
+    let index_docs: Vec<index::IndexDoc> = comments
+        .iter()
+        .zip(&enriched)
+        .map(|(comment, enriched)| index::IndexDoc { comment, enriched })
+        .collect();
+    timer.time("index", total, || {
+        index::build(&workspace.path("index"), &index_docs, 200_000_000)
+    })?;
+
+    let rejects = merge_rejects(&workspace.path("rejects.jsonl"), rejects)?;
+    let summary = AnalyzeSummary {
+        files: ingested.files,
+        rows_read,
+        added,
+        already_present,
+        rejected: rejects.this_run,
+        total_comments: total,
+        without_timestamp,
+        duplicates: duplicate_of.iter().filter(|d| d.is_some()).count() as u64,
+        encoded,
+        topics: clustered
+            .topics
+            .iter()
+            .filter(|topic| topic.size > 0)
+            .count() as u64,
+        unassigned: enriched
+            .iter()
+            .filter(|comment| comment.topic.is_none())
+            .count() as u64,
+        signals: trended.signals.len() as u64,
+        bucket_seconds: trended.bucket_seconds,
+        timings: timer.timings,
+    };
+    write_outputs(
+        workspace,
+        config,
+        &enriched,
+        &clustered.topics,
+        &trended.signals,
+        &rejects.all,
+        &summary,
+    )?;
+    Ok(summary)
+}
+
+struct MergedRejects {
+    all: Vec<Reject>,
+    this_run: u64,
+}
+
+/// Rejects of earlier runs are kept; a reject seen before (same file, line, field, reason) is not repeated.
+fn merge_rejects(path: &Path, fresh: Vec<Reject>) -> Result<MergedRejects> {
+    let mut all: Vec<Reject> = workspace::read_jsonl(path)?;
+    let this_run = fresh.len() as u64;
+    let mut seen: HashSet<Reject> = all.iter().cloned().collect();
+    for reject in fresh {
+        if seen.insert(reject.clone()) {
+            all.push(reject);
+        }
+    }
+    Ok(MergedRejects { all, this_run })
+}
+
+fn write_outputs(
+    workspace: &Workspace,
+    config: &Config,
+    enriched: &[EnrichedComment],
+    topics: &[Topic],
+    signals: &[Signal],
+    rejects: &[Reject],
+    summary: &AnalyzeSummary,
+) -> Result<()> {
+    workspace::write_jsonl(&workspace.path("comments.jsonl"), enriched)?;
+    let listed: Vec<&Topic> = topics.iter().filter(|topic| topic.size > 0).collect();
+    workspace::write_jsonl(&workspace.path("topics.jsonl"), &listed)?;
+    workspace::write_jsonl(&workspace.path("signals.jsonl"), signals)?;
+    workspace::write_jsonl(&workspace.path("rejects.jsonl"), rejects)?;
+    workspace::write_text(&workspace.path("config.toml"), &config.to_toml())?;
+    workspace::write_text(
+        &workspace.path("report.md"),
+        &feed::report(summary, &listed, signals, rejects),
+    )?;
+    Ok(())
+}

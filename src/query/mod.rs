@@ -1,0 +1,554 @@
+//! Query stage: searches the index that [`crate::index`] built.
+//!
+//! In: a [`SearchQuery`] (tantivy query syntax plus structured filters). Out: [`SearchResults`], the
+//! number of matching comments and the best hits with their stored fields.
+//!
+//! The query text is parsed against the three language fields (`text_en`, `text_de`, `text_other`),
+//! each with its own analyzer, so an English word is stemmed the English way for English comments and
+//! a German word the German way for German comments. Terms are combined with AND unless the query
+//! says otherwise (`battery OR akku`). Filters are added as non-scoring must-clauses, so they never
+//! change the order of the hits. Hits are ordered by score, ties by id ascending.
+
+use std::cmp::Reverse;
+use std::ops::Bound;
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tantivy::collector::{Count, ScoreSegmentTweaker, ScoreTweaker, TopDocs};
+use tantivy::columnar::ColumnValues;
+use tantivy::query::{
+    AllQuery, BooleanQuery, ConstScoreQuery, Occur, Query, QueryParser, RangeQuery, TermQuery,
+};
+use tantivy::schema::{IndexRecordOption, Value};
+use tantivy::{DocAddress, DocId, Score, SegmentReader, TantivyDocument, Term};
+
+use crate::error::Result;
+use crate::index::{field_names, Fields};
+use crate::types::{Lang, SentimentLabel, TopicId};
+
+/// A search: query text and filters.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SearchQuery {
+    /// tantivy query syntax (`AND`, `OR`, `NOT`/`-`, `"phrases"`, `field:value`); empty or `*` matches
+    /// every comment.
+    pub query: String,
+    /// Only comments written at or after this time.
+    pub from: Option<DateTime<Utc>>,
+    /// Only comments written before this time.
+    pub to: Option<DateTime<Utc>>,
+    /// Only comments with this sentiment label.
+    pub sentiment: Option<SentimentLabel>,
+    /// Only comments from this source.
+    pub source: Option<String>,
+    /// Only comments assigned to this topic.
+    pub topic: Option<TopicId>,
+    /// Only comments in this language.
+    pub lang: Option<Lang>,
+    /// Most hits to return.
+    pub limit: usize,
+}
+
+impl Default for SearchQuery {
+    fn default() -> Self {
+        SearchQuery {
+            query: String::new(),
+            from: None,
+            to: None,
+            sentiment: None,
+            source: None,
+            topic: None,
+            lang: None,
+            limit: 10,
+        }
+    }
+}
+
+/// One matching comment.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Hit {
+    /// Comment id.
+    pub id: String,
+    /// Relevance score (BM25; 1 for every hit of a match-all query).
+    pub score: f32,
+    /// The comment text.
+    pub text: String,
+    /// When it was written, if known.
+    pub timestamp: Option<DateTime<Utc>>,
+    /// Author id, if known.
+    pub author: Option<String>,
+    /// Source, if known.
+    pub source: Option<String>,
+    /// Language code (`en`, `de`, `other`).
+    pub lang: String,
+    /// Sentiment label.
+    pub sentiment: String,
+    /// Sentiment polarity in [-1, 1].
+    pub sentiment_score: f64,
+    /// Topic, if assigned.
+    pub topic: Option<TopicId>,
+}
+
+/// The answer to a [`SearchQuery`].
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SearchResults {
+    /// Number of matching comments (may exceed `hits.len()`).
+    pub total: usize,
+    /// The best `limit` hits, by score, ties by id ascending.
+    pub hits: Vec<Hit>,
+}
+
+/// Searches the index in `dir`.
+pub fn search(dir: &Path, query: &SearchQuery) -> Result<SearchResults> {
+    let index = crate::index::open(dir)?;
+    let fields = Fields::resolve(&index.schema())?;
+    let parsed = build_query(&index, &fields, query)?;
+    let reader = index.reader()?;
+    let searcher = reader.searcher();
+    if query.limit == 0 {
+        let total = searcher.search(&parsed, &Count)?;
+        return Ok(SearchResults {
+            total,
+            hits: Vec::new(),
+        });
+    }
+    let top_docs = TopDocs::with_limit(query.limit).tweak_score(IdTieBreak);
+    let (total, top) = searcher.search(&parsed, &(Count, top_docs))?;
+    let mut hits = Vec::with_capacity(top.len());
+    for ((score, _), address) in top {
+        hits.push(load_hit(&searcher, &fields, address, score)?);
+    }
+    Ok(SearchResults { total, hits })
+}
+
+/// The text query combined with the filters of `query`.
+fn build_query(
+    index: &tantivy::Index,
+    fields: &Fields,
+    query: &SearchQuery,
+) -> Result<Box<dyn Query>> {
+    let text = query.query.trim();
+    let text_query: Box<dyn Query> = if text.is_empty() || text == "*" {
+        Box::new(AllQuery)
+    } else {
+        let mut parser = QueryParser::for_index(
+            index,
+            vec![fields.text_en, fields.text_de, fields.text_other],
+        );
+        parser.set_conjunction_by_default();
+        parser.parse_query(text)?
+    };
+    let mut filters: Vec<Box<dyn Query>> = Vec::new();
+    if query.from.is_some() || query.to.is_some() {
+        let date_term = |time: DateTime<Utc>| {
+            Term::from_field_date(fields.timestamp, crate::index::to_tantivy_date(time))
+        };
+        let lower = query
+            .from
+            .map_or(Bound::Unbounded, |from| Bound::Included(date_term(from)));
+        let upper = query
+            .to
+            .map_or(Bound::Unbounded, |to| Bound::Excluded(date_term(to)));
+        filters.push(Box::new(RangeQuery::new(lower, upper)));
+    }
+    let exact = |field, value: &str| -> Box<dyn Query> {
+        Box::new(TermQuery::new(
+            Term::from_field_text(field, value),
+            IndexRecordOption::Basic,
+        ))
+    };
+    if let Some(label) = query.sentiment {
+        filters.push(exact(fields.sentiment, label.as_str()));
+    }
+    if let Some(source) = &query.source {
+        filters.push(exact(fields.source, source));
+    }
+    if let Some(lang) = query.lang {
+        filters.push(exact(fields.lang, lang.code()));
+    }
+    if let Some(topic) = query.topic {
+        let term = Term::from_field_u64(fields.topic, u64::from(topic));
+        filters.push(Box::new(TermQuery::new(term, IndexRecordOption::Basic)));
+    }
+    if filters.is_empty() {
+        return Ok(text_query);
+    }
+    let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, text_query)];
+    for filter in filters {
+        // Filters score zero so that they select without reordering.
+        clauses.push((Occur::Must, Box::new(ConstScoreQuery::new(filter, 0.0))));
+    }
+    Ok(Box::new(BooleanQuery::new(clauses)))
+}
+
+fn load_hit(
+    searcher: &tantivy::Searcher,
+    fields: &Fields,
+    address: DocAddress,
+    score: Score,
+) -> Result<Hit> {
+    let document: TantivyDocument = searcher.doc(address)?;
+    let text_of = |field| {
+        document
+            .get_first(field)
+            .and_then(|value| value.as_str())
+            .map(str::to_string)
+    };
+    Ok(Hit {
+        id: text_of(fields.id).unwrap_or_default(),
+        score,
+        text: text_of(fields.text).unwrap_or_default(),
+        timestamp: document
+            .get_first(fields.timestamp)
+            .and_then(|value| value.as_datetime())
+            .and_then(crate::index::from_tantivy_date),
+        author: text_of(fields.author),
+        source: text_of(fields.source),
+        lang: text_of(fields.lang).unwrap_or_default(),
+        sentiment: text_of(fields.sentiment).unwrap_or_default(),
+        sentiment_score: document
+            .get_first(fields.sentiment_score)
+            .and_then(|value| value.as_f64())
+            .unwrap_or_default(),
+        topic: document
+            .get_first(fields.topic)
+            .and_then(|value| value.as_u64())
+            .and_then(|topic| TopicId::try_from(topic).ok()),
+    })
+}
+
+/// Ranks by score, then by id ascending (through the `id_order` fast field, the id's rank among all
+/// ids), so results do not depend on how documents fall into segments.
+struct IdTieBreak;
+
+/// The ranking key: higher is better.
+type RankKey = (Score, Reverse<u64>);
+
+struct IdTieBreakSegment {
+    id_order: Arc<dyn ColumnValues<u64>>,
+}
+
+impl ScoreTweaker<RankKey> for IdTieBreak {
+    type Child = IdTieBreakSegment;
+
+    fn segment_tweaker(
+        &self,
+        segment_reader: &SegmentReader,
+    ) -> tantivy::Result<IdTieBreakSegment> {
+        let column = segment_reader.fast_fields().u64(field_names::ID_ORDER)?;
+        Ok(IdTieBreakSegment {
+            id_order: column.first_or_default_col(u64::MAX),
+        })
+    }
+}
+
+impl ScoreSegmentTweaker<RankKey> for IdTieBreakSegment {
+    fn score(&mut self, doc: DocId, score: Score) -> RankKey {
+        (score, Reverse(self.id_order.get_val(doc)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Error;
+    use crate::index::tests::{day, sample};
+    use crate::index::{build, IndexDoc};
+    use crate::types::{Comment, EnrichedComment};
+
+    fn corpus() -> Vec<(Comment, EnrichedComment)> {
+        use SentimentLabel::*;
+        vec![
+            sample(
+                "e1",
+                "The batteries drain fast",
+                Lang::En,
+                Some(day(1)),
+                Some("appstore"),
+                Negative,
+                Some(1),
+            ),
+            sample(
+                "e2",
+                "Battery life is great",
+                Lang::En,
+                Some(day(2)),
+                Some("survey"),
+                Positive,
+                Some(1),
+            ),
+            sample(
+                "e3",
+                "Delivery was late again",
+                Lang::En,
+                Some(day(3)),
+                Some("appstore"),
+                Negative,
+                Some(2),
+            ),
+            sample(
+                "e4",
+                "fast delivery, drain the swamp",
+                Lang::En,
+                Some(day(4)),
+                Some("survey"),
+                Neutral,
+                None,
+            ),
+            sample(
+                "d1",
+                "Die Akkus sind schnell leer",
+                Lang::De,
+                Some(day(5)),
+                Some("appstore"),
+                Negative,
+                Some(1),
+            ),
+            sample(
+                "d2",
+                "Die Lieferungen kommen immer zu spät",
+                Lang::De,
+                Some(day(6)),
+                Some("survey"),
+                Negative,
+                Some(2),
+            ),
+            sample(
+                "d3",
+                "Viele Grüße an das Team",
+                Lang::De,
+                None,
+                None,
+                Positive,
+                None,
+            ),
+            sample(
+                "o1",
+                "la batterie est vide",
+                Lang::Other,
+                Some(day(7)),
+                Some("appstore"),
+                Neutral,
+                None,
+            ),
+        ]
+    }
+
+    fn build_corpus(dir: &Path, corpus: &[(Comment, EnrichedComment)]) {
+        let docs: Vec<IndexDoc> = corpus
+            .iter()
+            .map(|(comment, enriched)| IndexDoc { comment, enriched })
+            .collect();
+        build(dir, &docs, 20_000_000).unwrap();
+    }
+
+    fn ids(results: &SearchResults) -> Vec<&str> {
+        let mut ids: Vec<&str> = results.hits.iter().map(|hit| hit.id.as_str()).collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    fn query(text: &str) -> SearchQuery {
+        SearchQuery {
+            query: text.to_string(),
+            limit: 100,
+            ..SearchQuery::default()
+        }
+    }
+
+    fn indexed() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        build_corpus(dir.path(), &corpus());
+        dir
+    }
+
+    #[test]
+    fn english_words_match_stemmed_forms() {
+        let dir = indexed();
+        let results = search(dir.path(), &query("battery")).unwrap();
+        assert_eq!(ids(&results), ["e1", "e2"]);
+        assert_eq!(results.total, 2);
+        let hit = results.hits.iter().find(|hit| hit.id == "e1").unwrap();
+        assert_eq!(hit.text, "The batteries drain fast");
+        assert_eq!(hit.lang, "en");
+        assert_eq!(hit.sentiment, "negative");
+        assert_eq!(hit.source.as_deref(), Some("appstore"));
+        assert_eq!(hit.author.as_deref(), Some("author-e1"));
+        assert_eq!(hit.timestamp, Some(day(1)));
+        assert_eq!(hit.topic, Some(1));
+        assert!((hit.sentiment_score + 0.8).abs() < 1e-6);
+    }
+
+    #[test]
+    fn german_words_match_stemmed_forms() {
+        let dir = indexed();
+        assert_eq!(ids(&search(dir.path(), &query("Akku")).unwrap()), ["d1"]);
+        assert_eq!(
+            ids(&search(dir.path(), &query("Lieferung")).unwrap()),
+            ["d2"]
+        );
+        assert_eq!(ids(&search(dir.path(), &query("gruesse")).unwrap()), ["d3"]);
+    }
+
+    #[test]
+    fn terms_are_and_by_default_and_operators_work() {
+        let dir = indexed();
+        assert_eq!(
+            ids(&search(dir.path(), &query("drain fast")).unwrap()),
+            ["e1", "e4"]
+        );
+        assert_eq!(
+            ids(&search(dir.path(), &query("battery OR akku")).unwrap()),
+            ["d1", "e1", "e2"]
+        );
+        assert_eq!(
+            ids(&search(dir.path(), &query("battery -great")).unwrap()),
+            ["e1"]
+        );
+        assert_eq!(
+            ids(&search(dir.path(), &query("source:survey AND delivery")).unwrap()),
+            ["e4"]
+        );
+    }
+
+    #[test]
+    fn phrases_respect_word_order() {
+        let dir = indexed();
+        assert_eq!(
+            ids(&search(dir.path(), &query("\"drain fast\"")).unwrap()),
+            ["e1"]
+        );
+        assert_eq!(
+            ids(&search(dir.path(), &query("\"fast drain\"")).unwrap()),
+            Vec::<&str>::new()
+        );
+    }
+
+    #[test]
+    fn empty_and_star_match_everything() {
+        let dir = indexed();
+        assert_eq!(search(dir.path(), &query("")).unwrap().total, 8);
+        assert_eq!(search(dir.path(), &query(" * ")).unwrap().total, 8);
+    }
+
+    #[test]
+    fn date_range_is_inclusive_exclusive() {
+        let dir = indexed();
+        let mut request = query("*");
+        request.from = Some(day(2));
+        request.to = Some(day(4));
+        assert_eq!(ids(&search(dir.path(), &request).unwrap()), ["e2", "e3"]);
+        request.to = None;
+        // d3 has no timestamp and never matches a date filter.
+        assert_eq!(search(dir.path(), &request).unwrap().total, 6);
+    }
+
+    #[test]
+    fn structured_filters_narrow_the_text_query() {
+        let dir = indexed();
+        let mut request = query("*");
+        request.sentiment = Some(SentimentLabel::Negative);
+        assert_eq!(
+            ids(&search(dir.path(), &request).unwrap()),
+            ["d1", "d2", "e1", "e3"]
+        );
+        request.source = Some("appstore".to_string());
+        assert_eq!(
+            ids(&search(dir.path(), &request).unwrap()),
+            ["d1", "e1", "e3"]
+        );
+        request.topic = Some(1);
+        assert_eq!(ids(&search(dir.path(), &request).unwrap()), ["d1", "e1"]);
+        request.lang = Some(Lang::De);
+        assert_eq!(ids(&search(dir.path(), &request).unwrap()), ["d1"]);
+        let mut request = query("battery");
+        request.sentiment = Some(SentimentLabel::Positive);
+        assert_eq!(ids(&search(dir.path(), &request).unwrap()), ["e2"]);
+    }
+
+    #[test]
+    fn filters_do_not_change_scores() {
+        let dir = indexed();
+        let plain = search(dir.path(), &query("battery")).unwrap();
+        let mut request = query("battery");
+        request.source = Some("appstore".to_string());
+        let filtered = search(dir.path(), &request).unwrap();
+        let plain_e1 = plain.hits.iter().find(|hit| hit.id == "e1").unwrap().score;
+        assert_eq!(filtered.hits[0].score, plain_e1);
+    }
+
+    #[test]
+    fn total_counts_all_matches_while_hits_are_limited_and_tie_broken_by_id() {
+        let dir = indexed();
+        let mut request = query("*");
+        request.limit = 3;
+        let results = search(dir.path(), &request).unwrap();
+        assert_eq!(results.total, 8);
+        let in_order: Vec<&str> = results.hits.iter().map(|hit| hit.id.as_str()).collect();
+        assert_eq!(in_order, ["d1", "d2", "d3"]);
+        request.limit = 0;
+        let results = search(dir.path(), &request).unwrap();
+        assert_eq!((results.total, results.hits.len()), (8, 0));
+    }
+
+    #[test]
+    fn hits_are_ordered_by_score() {
+        let dir = indexed();
+        let results = search(dir.path(), &query("drain OR fast")).unwrap();
+        let scores: Vec<f32> = results.hits.iter().map(|hit| hit.score).collect();
+        assert!(
+            scores.windows(2).all(|pair| pair[0] >= pair[1]),
+            "{scores:?}"
+        );
+        assert_eq!(results.hits[0].id, "e1");
+    }
+
+    #[test]
+    fn bad_query_is_a_query_error() {
+        let dir = indexed();
+        let error = search(dir.path(), &query("nosuchfield:foo")).unwrap_err();
+        assert!(matches!(error, Error::Query(_)), "{error}");
+        let error = search(dir.path(), &query("battery AND (drain")).unwrap_err();
+        assert!(matches!(error, Error::Query(_)), "{error}");
+    }
+
+    #[test]
+    fn search_without_index_says_what_to_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let error = search(dir.path(), &query("battery")).unwrap_err();
+        assert!(
+            error.to_string().contains("run `xsignal analyze` first"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn rebuild_replaces_old_documents() {
+        let dir = indexed();
+        build_corpus(dir.path(), &corpus());
+        assert_eq!(search(dir.path(), &query("*")).unwrap().total, 8);
+        assert_eq!(search(dir.path(), &query("battery")).unwrap().total, 2);
+        build_corpus(dir.path(), &corpus()[..2]);
+        assert_eq!(search(dir.path(), &query("*")).unwrap().total, 2);
+        assert_eq!(search(dir.path(), &query("akku")).unwrap().total, 0);
+    }
+
+    #[test]
+    fn results_do_not_depend_on_document_order() {
+        let dir = indexed();
+        let mut reversed = corpus();
+        reversed.reverse();
+        let other = tempfile::tempdir().unwrap();
+        build_corpus(other.path(), &reversed);
+        for text in ["*", "battery OR delivery OR akku", "fast"] {
+            let mut request = query(text);
+            request.limit = 4;
+            assert_eq!(
+                search(dir.path(), &request).unwrap(),
+                search(other.path(), &request).unwrap(),
+                "{text}"
+            );
+        }
+    }
+}

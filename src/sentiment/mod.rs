@@ -1,0 +1,180 @@
+//! Sentiment: a small softmax-regression head on the sentence embedding.
+//!
+//! In: the comment's embedding from [`crate::embed`]. Out: a [`Sentiment`] (label, score in [-1, 1],
+//! confidence). The head is trained by [`train`] (`xsignal train sentiment`) on the training splits
+//! of the shared sentiment data and committed as `models/sentiment-head.json` with its provenance.
+
+pub mod train;
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::types::{Sentiment, SentimentLabel};
+
+/// Settings of the sentiment stage.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SentimentConfig {
+    /// File name of the trained head under the models directory.
+    pub head: String,
+}
+
+impl Default for SentimentConfig {
+    fn default() -> Self {
+        SentimentConfig {
+            head: "sentiment-head.json".to_string(),
+        }
+    }
+}
+
+/// A trained softmax-regression head: `p = softmax(W x + b)` over negative, neutral, positive.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SentimentHead {
+    /// Format version of this file.
+    pub version: u32,
+    /// The encoder fingerprint the head was trained on; embeddings must come from the same encoder.
+    pub encoder: String,
+    /// Embedding width.
+    pub dim: usize,
+    /// Class order of the rows of `weights`: always negative, neutral, positive.
+    pub labels: Vec<SentimentLabel>,
+    /// One row of `dim` weights per class.
+    pub weights: Vec<Vec<f32>>,
+    /// One bias per class.
+    pub bias: Vec<f32>,
+    /// How the head was trained: data, command, seed, metrics.
+    pub provenance: serde_json::Value,
+}
+
+impl SentimentHead {
+    /// Loads a head file. A missing file gives [`Error::ModelMissing`].
+    pub fn load(path: &Path) -> Result<SentimentHead> {
+        if !path.is_file() {
+            return Err(Error::ModelMissing {
+                path: path.to_path_buf(),
+            });
+        }
+        let text = std::fs::read_to_string(path).map_err(|source| Error::io(path, source))?;
+        let head: SentimentHead = serde_json::from_str(&text).map_err(|source| Error::Json {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        if head.labels != SentimentLabel::ALL
+            || head.weights.len() != 3
+            || head.bias.len() != 3
+            || head.weights.iter().any(|row| row.len() != head.dim)
+        {
+            return Err(Error::Invalid(format!(
+                "{}: sentiment head has inconsistent shapes",
+                path.display()
+            )));
+        }
+        Ok(head)
+    }
+
+    /// Writes the head as JSON.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let text = serde_json::to_string_pretty(self).expect("head serialises");
+        std::fs::write(path, text + "\n").map_err(|source| Error::io(path, source))
+    }
+
+    /// Class probabilities (negative, neutral, positive) for one embedding.
+    pub fn probabilities(&self, embedding: &[f32]) -> [f32; 3] {
+        debug_assert_eq!(embedding.len(), self.dim);
+        let mut logits = [0f32; 3];
+        for (class, logit) in logits.iter_mut().enumerate() {
+            let dot: f32 = self.weights[class]
+                .iter()
+                .zip(embedding)
+                .map(|(w, x)| w * x)
+                .sum();
+            *logit = dot + self.bias[class];
+        }
+        softmax(logits)
+    }
+
+    /// The sentiment of one embedding: the most probable label, `score = P(pos) - P(neg)`, and the
+    /// probability of the chosen label as confidence.
+    pub fn predict(&self, embedding: &[f32]) -> Sentiment {
+        sentiment_from_probabilities(self.probabilities(embedding))
+    }
+}
+
+/// Label, score and confidence from class probabilities (negative, neutral, positive).
+pub fn sentiment_from_probabilities(probabilities: [f32; 3]) -> Sentiment {
+    let mut best = 0;
+    for class in 1..3 {
+        if probabilities[class] > probabilities[best] {
+            best = class;
+        }
+    }
+    let score = (probabilities[2] - probabilities[0]).clamp(-1.0, 1.0);
+    Sentiment {
+        label: SentimentLabel::ALL[best],
+        score,
+        confidence: probabilities[best],
+    }
+}
+
+/// Numerically stable softmax of three logits.
+pub fn softmax(logits: [f32; 3]) -> [f32; 3] {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let exps = logits.map(|logit| (logit - max).exp());
+    let sum: f32 = exps.iter().sum();
+    exps.map(|value| value / sum)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn toy_head() -> SentimentHead {
+        SentimentHead {
+            version: 1,
+            encoder: "toy".into(),
+            dim: 2,
+            labels: SentimentLabel::ALL.to_vec(),
+            weights: vec![vec![-4.0, 0.0], vec![0.0, 3.0], vec![4.0, 0.0]],
+            bias: vec![0.0, 0.0, 0.0],
+            provenance: serde_json::json!({}),
+        }
+    }
+
+    #[test]
+    fn prediction_follows_the_weights() {
+        let head = toy_head();
+        let positive = head.predict(&[1.0, 0.0]);
+        assert_eq!(positive.label, SentimentLabel::Positive);
+        assert!(positive.score > 0.9 && positive.score <= 1.0);
+        let negative = head.predict(&[-1.0, 0.0]);
+        assert_eq!(negative.label, SentimentLabel::Negative);
+        assert!(negative.score < -0.9);
+        let neutral = head.predict(&[0.0, 1.0]);
+        assert_eq!(neutral.label, SentimentLabel::Neutral);
+        assert!(neutral.score.abs() < 0.01);
+    }
+
+    #[test]
+    fn softmax_sums_to_one() {
+        let probabilities = softmax([1000.0, 0.0, -1000.0]);
+        assert!((probabilities.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        assert!(probabilities[0] > 0.999);
+    }
+
+    #[test]
+    fn head_files_round_trip_and_shapes_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("head.json");
+        let head = toy_head();
+        head.save(&path).unwrap();
+        assert_eq!(SentimentHead::load(&path).unwrap(), head);
+        let mut broken = head.clone();
+        broken.weights.pop();
+        broken.save(&path).unwrap();
+        assert!(SentimentHead::load(&path).is_err());
+        let missing = SentimentHead::load(&dir.path().join("absent.json")).unwrap_err();
+        assert!(missing.to_string().contains("xsignal models fetch"));
+    }
+}

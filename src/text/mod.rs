@@ -1,0 +1,171 @@
+//! Language-aware text helpers shared by the stages: word tokens, stopwords, stemming, normalisation.
+//!
+//! In: comment text and its [`Lang`]. Out: lowercase word tokens, stems, and a normalised form used
+//! to recognise exact duplicates. All offsets are byte offsets into the original `&str`.
+
+use std::collections::HashSet;
+use std::sync::OnceLock;
+
+use rust_stemmers::{Algorithm, Stemmer};
+
+use crate::types::Lang;
+
+static STOP_EN: OnceLock<HashSet<&'static str>> = OnceLock::new();
+static STOP_DE: OnceLock<HashSet<&'static str>> = OnceLock::new();
+
+fn stop_en() -> &'static HashSet<&'static str> {
+    STOP_EN.get_or_init(|| {
+        include_str!("stopwords_en.txt")
+            .split_whitespace()
+            .collect()
+    })
+}
+
+fn stop_de() -> &'static HashSet<&'static str> {
+    STOP_DE.get_or_init(|| {
+        include_str!("stopwords_de.txt")
+            .split_whitespace()
+            .collect()
+    })
+}
+
+/// True when `word` (lowercase) is a stopword of `lang`. For `Other`, both lists apply.
+///
+/// English stopwords are also applied to German text and vice versa, because mixed-language
+/// comments are common and a stopword of either language never makes a useful key phrase.
+pub fn is_stopword(word: &str, _lang: Lang) -> bool {
+    stop_en().contains(word) || stop_de().contains(word)
+}
+
+/// Splits `text` into lowercase word tokens (letters and digits; inner apostrophes and hyphens kept),
+/// with their byte offsets in `text`.
+pub fn word_spans(text: &str) -> Vec<(usize, usize, String)> {
+    let mut out = Vec::new();
+    let mut start: Option<usize> = None;
+    let mut chars = text.char_indices().peekable();
+    while let Some((index, ch)) = chars.next() {
+        let is_word_char = ch.is_alphanumeric();
+        let is_joiner = (ch == '\'' || ch == '-' || ch == '’')
+            && start.is_some()
+            && chars.peek().is_some_and(|(_, next)| next.is_alphanumeric());
+        if is_word_char || is_joiner {
+            if start.is_none() {
+                start = Some(index);
+            }
+        } else if let Some(begin) = start.take() {
+            out.push((
+                begin,
+                index,
+                text[begin..index].to_lowercase().replace('’', "'"),
+            ));
+        }
+    }
+    if let Some(begin) = start {
+        out.push((
+            begin,
+            text.len(),
+            text[begin..].to_lowercase().replace('’', "'"),
+        ));
+    }
+    out
+}
+
+/// Lowercase word tokens of `text`.
+pub fn words(text: &str) -> Vec<String> {
+    word_spans(text)
+        .into_iter()
+        .map(|(_, _, word)| word)
+        .collect()
+}
+
+/// A stemmer for one language; `Other` leaves words unchanged.
+pub struct LangStemmer {
+    en: Stemmer,
+    de: Stemmer,
+}
+
+impl Default for LangStemmer {
+    fn default() -> Self {
+        LangStemmer {
+            en: Stemmer::create(Algorithm::English),
+            de: Stemmer::create(Algorithm::German),
+        }
+    }
+}
+
+impl LangStemmer {
+    /// Stems one lowercase word.
+    pub fn stem(&self, word: &str, lang: Lang) -> String {
+        match lang {
+            Lang::En => self.en.stem(word).into_owned(),
+            Lang::De => self.de.stem(word).into_owned(),
+            Lang::Other => word.to_string(),
+        }
+    }
+}
+
+/// Content words of `text`: lowercase tokens that are not stopwords, not pure numbers, and at least
+/// two characters long, each paired with its stem.
+pub fn content_terms(text: &str, lang: Lang, stemmer: &LangStemmer) -> Vec<(String, String)> {
+    words(text)
+        .into_iter()
+        .filter(|word| word.chars().count() >= 2)
+        .filter(|word| !word.chars().all(|c| c.is_numeric()))
+        .filter(|word| !is_stopword(word, lang))
+        .map(|word| {
+            let stem = stemmer.stem(&word, lang);
+            (word, stem)
+        })
+        .collect()
+}
+
+/// Normalises text for exact-duplicate detection: lowercase, words only, single spaces.
+/// Punctuation, emoji, case and whitespace differences do not make two texts different.
+pub fn normalize_for_dedup(text: &str) -> String {
+    words(text).join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn word_spans_are_byte_offsets() {
+        let text = "Grüße, Welt! don't";
+        let spans = word_spans(text);
+        assert_eq!(spans.len(), 3);
+        assert_eq!(&text[spans[0].0..spans[0].1], "Grüße");
+        assert_eq!(spans[0].2, "grüße");
+        assert_eq!(spans[2].2, "don't");
+    }
+
+    #[test]
+    fn stopwords_cover_both_languages() {
+        assert!(is_stopword("the", Lang::En));
+        assert!(is_stopword("und", Lang::De));
+        assert!(!is_stopword("battery", Lang::En));
+    }
+
+    #[test]
+    fn content_terms_are_stemmed_per_language() {
+        let stemmer = LangStemmer::default();
+        let en = content_terms("The batteries are draining", Lang::En, &stemmer);
+        assert_eq!(
+            en,
+            vec![
+                ("batteries".into(), "batteri".into()),
+                ("draining".into(), "drain".into())
+            ]
+        );
+        let de = content_terms("Die Akkus sind leer", Lang::De, &stemmer);
+        assert_eq!(de[0].1, "akkus");
+    }
+
+    #[test]
+    fn dedup_normalisation_ignores_case_and_punctuation() {
+        assert_eq!(
+            normalize_for_dedup("Great app!!! 😀"),
+            normalize_for_dedup("great   APP")
+        );
+    }
+}

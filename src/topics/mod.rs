@@ -1,0 +1,792 @@
+//! Topics stage: clusters comments into topics with readable labels.
+//!
+//! In: one [`TopicInput`] per comment (text, language, L2-normalised sentence embedding, sentiment,
+//! duplicate flag) and the [`TopicState`] of the previous run, if any. Out: a [`TopicsResult`] with one
+//! optional [`Assignment`] per comment, the described [`Topic`]s and the state to persist.
+//!
+//! - A fresh run clusters with spherical k-means (cosine, k-means++ seeding from a seeded PRNG) in
+//!   `kmeans.rs`, merges clusters whose centroids are nearly identical and dissolves small ones. Ids are
+//!   given 0, 1, 2, ... by descending number of non-duplicate members (ties: smallest member index).
+//! - An incremental run (all comments again, old and new) keeps every comment close enough to an
+//!   existing topic there, clusters the rest the same way, and turns each big enough new cluster into
+//!   a topic with a fresh id. Ids are never reused; topics left without members stay in the state with
+//!   size 0 and are not listed.
+//! - Exact duplicates are assigned but never move a centroid nor count for key phrases, so a
+//!   copy-paste flood cannot become a topic's identity.
+//! - Labels come from class-based TF-IDF over the members' content terms (see `keywords.rs`).
+//!
+//! Everything is deterministic: the same inputs and config give the same result whatever the number
+//! of rayon threads.
+
+mod keywords;
+mod kmeans;
+
+use std::cmp::Reverse;
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::types::{Lang, SentimentCounts, SentimentLabel, Topic, TopicId};
+use kmeans::{dot, member_sums, nearest, normalize_into, Matrix};
+
+/// Settings of this stage.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TopicsConfig {
+    /// Number of k-means clusters to start from; unset picks about sqrt(n/2) for n comments, within
+    /// [2, `max_clusters`]. Merging and dissolving may leave fewer topics.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clusters: Option<usize>,
+    /// Upper bound of the automatic number of clusters.
+    pub max_clusters: usize,
+    /// Clusters whose centroids have at least this cosine are merged into one topic.
+    pub merge_similarity: f32,
+    /// Smallest topic, in non-duplicate comments; smaller clusters are dissolved into their neighbours.
+    pub min_topic_size: usize,
+    /// Comments whose cosine to every topic centroid is below this stay without a topic (outliers).
+    pub min_similarity: f32,
+    /// In an incremental run, a comment joins an existing topic when its cosine to that topic's
+    /// centroid is at least this; the others are clustered anew.
+    pub assign_similarity: f32,
+    /// Most k-means iterations; clustering stops earlier once at most 0.1% of the comments move.
+    pub max_iterations: usize,
+    /// Number of key phrases per topic.
+    pub keywords: usize,
+    /// Number of representative comments per topic.
+    pub representatives: usize,
+    /// Seed of the k-means++ initialisation.
+    pub seed: u64,
+}
+
+impl Default for TopicsConfig {
+    fn default() -> Self {
+        TopicsConfig {
+            clusters: None,
+            max_clusters: 150,
+            merge_similarity: 0.85,
+            min_topic_size: 5,
+            min_similarity: 0.2,
+            assign_similarity: 0.45,
+            max_iterations: 30,
+            keywords: 8,
+            representatives: 5,
+            seed: 42,
+        }
+    }
+}
+
+/// One comment as the topics stage sees it.
+#[derive(Clone, Copy, Debug)]
+pub struct TopicInput<'a> {
+    /// Comment id.
+    pub id: &'a str,
+    /// Comment text.
+    pub text: &'a str,
+    /// Language, for stopwords and stemming of key phrases.
+    pub lang: Lang,
+    /// L2-normalised sentence embedding. An empty, zero, non-finite or wrongly sized embedding leaves
+    /// the comment without a topic.
+    pub embedding: &'a [f32],
+    /// Sentiment label, for the topic's sentiment counts.
+    pub sentiment: SentimentLabel,
+    /// True for an exact duplicate of an earlier comment: assigned, but it neither moves centroids
+    /// nor counts for key phrases.
+    pub duplicate: bool,
+}
+
+/// Topic centroids persisted between runs.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct TopicState {
+    /// The id the next new topic gets.
+    pub next_id: TopicId,
+    /// Every topic ever created, in creation order (size 0 when it has no members now).
+    pub topics: Vec<TopicCentroid>,
+}
+
+/// One topic's centroid.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct TopicCentroid {
+    /// Topic id.
+    pub id: TopicId,
+    /// Unit-length mean of the non-duplicate members' embeddings.
+    pub centroid: Vec<f32>,
+    /// Number of comments assigned in the run that produced this state, duplicates included.
+    pub size: u64,
+}
+
+/// A comment's topic.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Assignment {
+    /// The topic.
+    pub topic: TopicId,
+    /// Cosine between the comment and the topic's centroid (as returned in the state).
+    pub confidence: f32,
+}
+
+/// What [`cluster`] returns.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TopicsResult {
+    /// One entry per input, same order; `None` for outliers.
+    pub assignments: Vec<Option<Assignment>>,
+    /// Topics with at least one member, sorted by id.
+    pub topics: Vec<Topic>,
+    /// State to persist for the next incremental run.
+    pub state: TopicState,
+}
+
+/// Clusters `inputs` into topics; `previous` is the state of the last run, whose topics keep their
+/// ids (see the module documentation).
+pub fn cluster(
+    inputs: &[TopicInput],
+    previous: Option<&TopicState>,
+    config: &TopicsConfig,
+) -> TopicsResult {
+    let dim = embedding_dim(inputs);
+    let (matrix, valid) = build_matrix(inputs, dim);
+    let invalid_count = valid.iter().filter(|&&ok| !ok).count();
+    if invalid_count > 0 {
+        tracing::warn!(
+            count = invalid_count,
+            dim,
+            "comments with missing or malformed embeddings are left without a topic"
+        );
+    }
+    let min_size = config.min_topic_size.max(1);
+    let mut topics: Vec<TopicCentroid> = previous
+        .map(|state| state.topics.clone())
+        .unwrap_or_default();
+    let mut next_id = previous.map_or(0, |state| state.next_id);
+    if let Some(highest) = topics.iter().map(|topic| topic.id).max() {
+        next_id = next_id.max(highest.saturating_add(1));
+    }
+    let valid_rows: Vec<usize> = (0..inputs.len()).filter(|&row| valid[row]).collect();
+    let mut slot_of: Vec<Option<usize>> = vec![None; inputs.len()];
+
+    // 1. Comments close enough to an existing topic stay there.
+    let (old_slots, old_centroids) = usable_centroids(&topics, dim);
+    let mut best_old: Vec<Option<(usize, f32)>> = vec![None; inputs.len()];
+    let mut remaining = Vec::new();
+    for (&row, found) in valid_rows
+        .iter()
+        .zip(nearest(&matrix, &valid_rows, &old_centroids))
+    {
+        if let Some((index, similarity)) = found {
+            best_old[row] = Some((old_slots[index], similarity));
+            if similarity >= config.assign_similarity {
+                slot_of[row] = Some(old_slots[index]);
+                continue;
+            }
+        }
+        remaining.push(row);
+    }
+
+    // 2. The rest is clustered; big enough clusters become new topics.
+    let train: Vec<usize> = remaining
+        .iter()
+        .copied()
+        .filter(|&row| !inputs[row].duplicate)
+        .collect();
+    let new_centroids = kmeans::find_clusters(&matrix, &train, config);
+    let new_count = new_centroids.len().checked_div(dim).unwrap_or(0);
+    let new_found = nearest(&matrix, &remaining, &new_centroids);
+    let mut originals = vec![0usize; new_count];
+    let mut first_original = vec![usize::MAX; new_count];
+    for (&row, found) in remaining.iter().zip(&new_found) {
+        if let Some((cluster, similarity)) = *found {
+            if similarity >= config.min_similarity && !inputs[row].duplicate {
+                originals[cluster] += 1;
+                first_original[cluster] = first_original[cluster].min(row);
+            }
+        }
+    }
+    let mut kept: Vec<usize> = (0..new_count)
+        .filter(|&cluster| originals[cluster] >= min_size)
+        .collect();
+    kept.sort_by_key(|&cluster| (Reverse(originals[cluster]), first_original[cluster]));
+    let mut slot_of_new: Vec<Option<usize>> = vec![None; new_count];
+    let mut kept_slots = Vec::with_capacity(kept.len());
+    let mut kept_centroids = Vec::with_capacity(kept.len() * dim);
+    for &cluster in &kept {
+        let centroid = new_centroids[cluster * dim..(cluster + 1) * dim].to_vec();
+        slot_of_new[cluster] = Some(topics.len());
+        kept_slots.push(topics.len());
+        kept_centroids.extend_from_slice(&centroid);
+        topics.push(TopicCentroid {
+            id: next_id,
+            centroid,
+            size: 0,
+        });
+        next_id = next_id.saturating_add(1);
+    }
+
+    // 3. Whatever is left goes to its nearest topic, old or new, unless it is an outlier.
+    let mut leftover = Vec::new();
+    for (&row, found) in remaining.iter().zip(&new_found) {
+        let new_slot = found
+            .filter(|&(_, similarity)| similarity >= config.min_similarity)
+            .and_then(|(cluster, _)| slot_of_new[cluster]);
+        match new_slot {
+            Some(slot) => slot_of[row] = Some(slot),
+            None => leftover.push(row),
+        }
+    }
+    for (&row, found) in leftover
+        .iter()
+        .zip(nearest(&matrix, &leftover, &kept_centroids))
+    {
+        let from_new = found.map(|(index, similarity)| (kept_slots[index], similarity));
+        let best = match (best_old[row], from_new) {
+            (Some(old), Some(new)) if new.1 > old.1 => Some(new),
+            (Some(old), _) => Some(old),
+            (None, new) => new,
+        };
+        if let Some((slot, similarity)) = best {
+            if similarity >= config.min_similarity {
+                slot_of[row] = Some(slot);
+            }
+        }
+    }
+
+    // 4. Centroids and sizes from the members; confidences against the new centroids.
+    recompute_centroids(&matrix, inputs, &slot_of, &mut topics);
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); topics.len()];
+    for (row, slot) in slot_of.iter().enumerate() {
+        if let Some(slot) = *slot {
+            members[slot].push(row);
+        }
+    }
+    let mut confidence = vec![0.0f32; inputs.len()];
+    let assignments: Vec<Option<Assignment>> = slot_of
+        .iter()
+        .enumerate()
+        .map(|(row, slot)| {
+            slot.map(|slot| {
+                let similarity = dot(matrix.row(row), &topics[slot].centroid);
+                confidence[row] = similarity;
+                Assignment {
+                    topic: topics[slot].id,
+                    confidence: similarity,
+                }
+            })
+        })
+        .collect();
+    for (topic, topic_members) in topics.iter_mut().zip(&members) {
+        topic.size = topic_members.len() as u64;
+    }
+
+    // 5. Labels of the topics that have members.
+    let listed: Vec<usize> = (0..topics.len())
+        .filter(|&slot| !members[slot].is_empty())
+        .collect();
+    let listed_members: Vec<Vec<usize>> =
+        listed.iter().map(|&slot| members[slot].clone()).collect();
+    let descriptions = keywords::describe(
+        inputs,
+        &listed_members,
+        &confidence,
+        config.keywords,
+        config.representatives,
+    );
+    let mut described: Vec<Topic> = listed
+        .iter()
+        .zip(descriptions)
+        .map(|(&slot, description)| {
+            let mut sentiment = SentimentCounts::default();
+            for &row in &members[slot] {
+                sentiment.add(inputs[row].sentiment);
+            }
+            let label = if description.keywords.is_empty() {
+                format!("topic {}", topics[slot].id)
+            } else {
+                description
+                    .keywords
+                    .iter()
+                    .take(3)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            Topic {
+                id: topics[slot].id,
+                label,
+                keywords: description.keywords,
+                size: topics[slot].size,
+                sentiment,
+                representatives: description.representatives,
+            }
+        })
+        .collect();
+    described.sort_by_key(|topic| topic.id);
+    TopicsResult {
+        assignments,
+        topics: described,
+        state: TopicState { next_id, topics },
+    }
+}
+
+/// The most common non-zero embedding length (ties: the smaller), or 0 when there is none.
+fn embedding_dim(inputs: &[TopicInput]) -> usize {
+    let mut lengths: BTreeMap<usize, usize> = BTreeMap::new();
+    for input in inputs {
+        if !input.embedding.is_empty() {
+            *lengths.entry(input.embedding.len()).or_insert(0) += 1;
+        }
+    }
+    lengths
+        .into_iter()
+        .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
+        .map_or(0, |(length, _)| length)
+}
+
+/// The embeddings as one contiguous row-major matrix, each row re-normalised to unit length; rows
+/// whose embedding is unusable are zero and marked invalid.
+fn build_matrix(inputs: &[TopicInput], dim: usize) -> (Matrix, Vec<bool>) {
+    let mut data = vec![0.0f32; inputs.len() * dim];
+    let mut valid = vec![false; inputs.len()];
+    if dim > 0 {
+        for ((input, row), ok) in inputs
+            .iter()
+            .zip(data.chunks_exact_mut(dim))
+            .zip(valid.iter_mut())
+        {
+            if input.embedding.len() != dim || !input.embedding.iter().all(|v| v.is_finite()) {
+                continue;
+            }
+            let as_f64: Vec<f64> = input.embedding.iter().map(|&v| f64::from(v)).collect();
+            *ok = normalize_into(&as_f64, row);
+        }
+    }
+    (Matrix::new(data, dim), valid)
+}
+
+/// Slots and unit-length centroids (flattened) of the topics whose centroid has length `dim` and is
+/// not zero; other topics (for example from an encoder with another dimension) are never matched.
+fn usable_centroids(topics: &[TopicCentroid], dim: usize) -> (Vec<usize>, Vec<f32>) {
+    let mut slots = Vec::new();
+    let mut centroids = Vec::new();
+    if dim == 0 {
+        return (slots, centroids);
+    }
+    let mut unit = vec![0.0f32; dim];
+    for (slot, topic) in topics.iter().enumerate() {
+        if topic.centroid.len() != dim || !topic.centroid.iter().all(|v| v.is_finite()) {
+            continue;
+        }
+        let as_f64: Vec<f64> = topic.centroid.iter().map(|&v| f64::from(v)).collect();
+        if normalize_into(&as_f64, &mut unit) {
+            slots.push(slot);
+            centroids.extend_from_slice(&unit);
+        }
+    }
+    (slots, centroids)
+}
+
+/// Sets each topic's centroid to the unit-length mean of its non-duplicate members; a topic without
+/// such members keeps its centroid.
+fn recompute_centroids(
+    matrix: &Matrix,
+    inputs: &[TopicInput],
+    slot_of: &[Option<usize>],
+    topics: &mut [TopicCentroid],
+) {
+    let dim = matrix.dim();
+    if dim == 0 {
+        return;
+    }
+    let originals: Vec<usize> = (0..inputs.len())
+        .filter(|&row| slot_of[row].is_some() && !inputs[row].duplicate)
+        .collect();
+    let labels: Vec<Option<usize>> = originals.iter().map(|&row| slot_of[row]).collect();
+    let (sums, counts) = member_sums(matrix, &originals, &labels, topics.len());
+    for (slot, topic) in topics.iter_mut().enumerate() {
+        if counts[slot] == 0 {
+            continue;
+        }
+        let mut centroid = vec![0.0f32; dim];
+        if normalize_into(&sums[slot * dim..(slot + 1) * dim], &mut centroid) {
+            topic.centroid = centroid;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::text::is_stopword;
+    use kmeans::SplitMix64;
+
+    const DIM: usize = 384;
+
+    /// A standard normal sample (Box-Muller).
+    fn gaussian(rng: &mut SplitMix64) -> f32 {
+        let u1 = rng.next_f64().max(1e-12);
+        let u2 = rng.next_f64();
+        ((-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()) as f32
+    }
+
+    fn normalized(mut vector: Vec<f32>) -> Vec<f32> {
+        let norm = vector.iter().map(|v| v * v).sum::<f32>().sqrt();
+        vector.iter_mut().for_each(|v| *v /= norm);
+        vector
+    }
+
+    fn random_direction(rng: &mut SplitMix64) -> Vec<f32> {
+        normalized((0..DIM).map(|_| gaussian(rng)).collect())
+    }
+
+    /// A unit vector near `center` (cosine about 0.9).
+    fn near(center: &[f32], rng: &mut SplitMix64) -> Vec<f32> {
+        normalized(center.iter().map(|c| c + 0.025 * gaussian(rng)).collect())
+    }
+
+    /// Owned comment data; `inputs()` borrows it as `TopicInput`s.
+    struct Corpus {
+        ids: Vec<String>,
+        texts: Vec<String>,
+        embeddings: Vec<Vec<f32>>,
+        duplicate: Vec<bool>,
+    }
+
+    impl Corpus {
+        fn new() -> Corpus {
+            Corpus {
+                ids: Vec::new(),
+                texts: Vec::new(),
+                embeddings: Vec::new(),
+                duplicate: Vec::new(),
+            }
+        }
+
+        fn push(&mut self, text: &str, embedding: Vec<f32>, duplicate: bool) {
+            self.ids.push(format!("c{}", self.ids.len()));
+            self.texts.push(text.to_string());
+            self.embeddings.push(embedding);
+            self.duplicate.push(duplicate);
+        }
+
+        fn add_blob(&mut self, center: &[f32], texts: &[&str], count: usize, rng: &mut SplitMix64) {
+            for i in 0..count {
+                self.push(texts[i % texts.len()], near(center, rng), false);
+            }
+        }
+
+        fn inputs(&self) -> Vec<TopicInput<'_>> {
+            (0..self.ids.len())
+                .map(|i| TopicInput {
+                    id: &self.ids[i],
+                    text: &self.texts[i],
+                    lang: Lang::En,
+                    embedding: &self.embeddings[i],
+                    sentiment: if i % 3 == 0 {
+                        SentimentLabel::Negative
+                    } else {
+                        SentimentLabel::Neutral
+                    },
+                    duplicate: self.duplicate[i],
+                })
+                .collect()
+        }
+    }
+
+    const BATTERY: [&str; 5] = [
+        "The battery drains fast",
+        "battery drains so fast after the update",
+        "my battery drains overnight",
+        "Battery drains quickly, battery life is terrible",
+        "battery drains while the phone is idle",
+    ];
+    const DELIVERY: [&str; 5] = [
+        "delivery was late",
+        "The delivery was late again",
+        "late delivery and the courier was rude",
+        "my delivery was late by a week",
+        "Delivery late, package damaged",
+    ];
+    const PAYMENT: [&str; 4] = [
+        "payment failed at checkout",
+        "the payment failed twice",
+        "payment failed with my credit card",
+        "checkout payment failed again",
+    ];
+
+    fn two_blobs(seed: u64) -> (Corpus, Vec<Vec<f32>>, SplitMix64) {
+        let mut rng = SplitMix64::new(seed);
+        let centers = vec![random_direction(&mut rng), random_direction(&mut rng)];
+        let mut corpus = Corpus::new();
+        corpus.add_blob(&centers[0], &BATTERY, 60, &mut rng);
+        corpus.add_blob(&centers[1], &DELIVERY, 40, &mut rng);
+        (corpus, centers, rng)
+    }
+
+    fn topic_of(result: &TopicsResult, index: usize) -> Option<TopicId> {
+        result.assignments[index].map(|assignment| assignment.topic)
+    }
+
+    #[test]
+    fn well_separated_blobs_become_labelled_topics() {
+        let (corpus, _, _) = two_blobs(1);
+        let result = cluster(&corpus.inputs(), None, &TopicsConfig::default());
+        assert_eq!(result.topics.len(), 2, "{:?}", result.topics);
+        // The bigger blob gets id 0.
+        assert!((0..60).all(|i| topic_of(&result, i) == Some(0)));
+        assert!((60..100).all(|i| topic_of(&result, i) == Some(1)));
+        assert!(result
+            .assignments
+            .iter()
+            .flatten()
+            .all(|a| a.confidence > 0.7));
+        let battery = &result.topics[0];
+        let delivery = &result.topics[1];
+        assert_eq!((battery.size, delivery.size), (60, 40));
+        assert_eq!(battery.sentiment.total(), 60);
+        assert_eq!(battery.sentiment.negative, 20);
+        assert!(battery.label.contains("battery"), "{}", battery.label);
+        assert!(delivery.label.contains("delivery"), "{}", delivery.label);
+        assert!(!battery.keywords.iter().any(|k| k.contains("deliver")));
+        for topic in &result.topics {
+            assert!(topic.keywords.len() <= 8);
+            assert!(topic.label.split(", ").count() <= 3);
+            for word in topic.label.split([',', ' ']).filter(|w| !w.is_empty()) {
+                assert!(
+                    !is_stopword(word, Lang::En),
+                    "stopword {word} in {}",
+                    topic.label
+                );
+            }
+            assert_eq!(topic.representatives.len(), 5);
+        }
+        assert_eq!(result.state.next_id, 2);
+        assert_eq!(
+            result
+                .state
+                .topics
+                .iter()
+                .map(|t| (t.id, t.size))
+                .collect::<Vec<_>>(),
+            vec![(0, 60), (1, 40)]
+        );
+    }
+
+    #[test]
+    fn identical_results_on_one_and_two_threads() {
+        let (mut corpus, _, mut rng) = two_blobs(2);
+        let third = random_direction(&mut rng);
+        corpus.add_blob(&third, &PAYMENT, 500, &mut rng);
+        let inputs = corpus.inputs();
+        let config = TopicsConfig::default();
+        let run = |threads: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| cluster(&inputs, None, &config))
+        };
+        let single = run(1);
+        let double = run(2);
+        assert_eq!(single, double);
+        assert_eq!(single.topics.len(), 3);
+        let incremental_single = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap()
+            .install(|| cluster(&inputs, Some(&single.state), &config));
+        let incremental_double = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap()
+            .install(|| cluster(&inputs, Some(&single.state), &config));
+        assert_eq!(incremental_single, incremental_double);
+    }
+
+    #[test]
+    fn incremental_run_keeps_ids_and_adds_new_topic() {
+        let (mut corpus, _, mut rng) = two_blobs(3);
+        let config = TopicsConfig::default();
+        let first = cluster(&corpus.inputs(), None, &config);
+        assert_eq!(first.topics.len(), 2);
+        let old_topics: Vec<Option<TopicId>> = (0..100).map(|i| topic_of(&first, i)).collect();
+
+        let planted = random_direction(&mut rng);
+        corpus.add_blob(&planted, &PAYMENT, 30, &mut rng);
+        let second = cluster(&corpus.inputs(), Some(&first.state), &config);
+        for (i, old) in old_topics.iter().enumerate() {
+            assert_eq!(topic_of(&second, i), *old, "comment {i} changed topic");
+        }
+        assert!((100..130).all(|i| topic_of(&second, i) == Some(2)));
+        assert_eq!(second.topics.len(), 3);
+        assert!(
+            second.topics[2].label.contains("payment"),
+            "{}",
+            second.topics[2].label
+        );
+        assert_eq!(second.state.next_id, 3);
+        let ids: Vec<TopicId> = second.state.topics.iter().map(|t| t.id).collect();
+        assert_eq!(ids, vec![0, 1, 2]);
+
+        // Without the battery comments, topic 0 stays in the state with size 0 and is not listed;
+        // a further new blob gets a fresh id, never 0 again.
+        let mut later = Corpus::new();
+        for i in 60..130 {
+            later.push(&corpus.texts[i], corpus.embeddings[i].clone(), false);
+        }
+        let fresh = random_direction(&mut rng);
+        later.add_blob(
+            &fresh,
+            &["screen cracked", "cracked screen again"],
+            20,
+            &mut rng,
+        );
+        let third = cluster(&later.inputs(), Some(&second.state), &config);
+        let listed: Vec<TopicId> = third.topics.iter().map(|t| t.id).collect();
+        assert_eq!(listed, vec![1, 2, 3]);
+        assert_eq!(third.state.topics[0].id, 0);
+        assert_eq!(third.state.topics[0].size, 0);
+        assert_eq!(
+            third.state.topics[0].centroid,
+            second.state.topics[0].centroid
+        );
+        assert_eq!(third.state.next_id, 4);
+    }
+
+    #[test]
+    fn duplicates_do_not_move_centroids_or_keywords() {
+        let (mut corpus, centers, mut rng) = two_blobs(4);
+        // One original far off the delivery centre but still in that topic...
+        let off_center = normalized(
+            centers[1]
+                .iter()
+                .zip(random_direction(&mut rng))
+                .map(|(c, r)| c + 0.9 * r)
+                .collect(),
+        );
+        corpus.push("refund refund refund please", off_center.clone(), false);
+        let config = TopicsConfig::default();
+        let without = cluster(&corpus.inputs(), None, &config);
+        // ...then a flood of 300 exact copies of it.
+        for _ in 0..300 {
+            corpus.push("refund refund refund please", off_center.clone(), true);
+        }
+        let with = cluster(&corpus.inputs(), None, &config);
+        assert_eq!(with.state.topics.len(), without.state.topics.len());
+        for (a, b) in with.state.topics.iter().zip(&without.state.topics) {
+            assert_eq!(a.id, b.id);
+            assert_eq!(a.centroid, b.centroid, "duplicates moved topic {}", a.id);
+        }
+        let flood_topic = topic_of(&with, 100).expect("the original is assigned");
+        assert!((101..401).all(|i| topic_of(&with, i) == Some(flood_topic)));
+        let topic = with.topics.iter().find(|t| t.id == flood_topic).unwrap();
+        assert!(topic.size >= 300);
+        assert!(!topic.label.contains("refund"), "{}", topic.label);
+        let duplicate_ids: Vec<&String> = corpus.ids[101..].iter().collect();
+        assert!(!topic
+            .representatives
+            .iter()
+            .any(|id| duplicate_ids.contains(&id)));
+    }
+
+    #[test]
+    fn orthogonal_outliers_stay_unassigned() {
+        let (mut corpus, centers, mut rng) = two_blobs(5);
+        for _ in 0..3 {
+            // Remove the components along both blob centres: cosine to every centroid stays ~0.
+            let mut vector = random_direction(&mut rng);
+            for center in &centers {
+                let along = dot(&vector, center);
+                vector
+                    .iter_mut()
+                    .zip(center)
+                    .for_each(|(v, c)| *v -= along * c);
+            }
+            corpus.push("something else entirely", normalized(vector), false);
+        }
+        corpus.push("no embedding", Vec::new(), false);
+        corpus.push("bad embedding", vec![f32::NAN; DIM], false);
+        let result = cluster(&corpus.inputs(), None, &TopicsConfig::default());
+        assert_eq!(result.topics.len(), 2);
+        assert!((100..105).all(|i| result.assignments[i].is_none()));
+        assert!((0..100).all(|i| result.assignments[i].is_some()));
+        let incremental = cluster(
+            &corpus.inputs(),
+            Some(&result.state),
+            &TopicsConfig::default(),
+        );
+        assert!((100..105).all(|i| incremental.assignments[i].is_none()));
+    }
+
+    #[test]
+    fn empty_and_tiny_inputs_give_no_topics() {
+        let empty = cluster(&[], None, &TopicsConfig::default());
+        assert!(empty.assignments.is_empty() && empty.topics.is_empty());
+        assert_eq!(
+            empty.state,
+            TopicState {
+                next_id: 0,
+                topics: Vec::new()
+            }
+        );
+
+        let mut rng = SplitMix64::new(6);
+        let center = random_direction(&mut rng);
+        let mut corpus = Corpus::new();
+        corpus.add_blob(&center, &BATTERY, 3, &mut rng);
+        let tiny = cluster(&corpus.inputs(), None, &TopicsConfig::default());
+        assert!(tiny.topics.is_empty());
+        assert!(tiny.assignments.iter().all(Option::is_none));
+    }
+
+    #[test]
+    fn config_round_trips_through_toml_and_rejects_unknown_fields() {
+        let config = TopicsConfig::default();
+        let text = toml::to_string(&config).unwrap();
+        assert_eq!(toml::from_str::<TopicsConfig>(&text).unwrap(), config);
+        let custom: TopicsConfig = toml::from_str("clusters = 12\nmin_topic_size = 3").unwrap();
+        assert_eq!(custom.clusters, Some(12));
+        assert_eq!(custom.min_topic_size, 3);
+        assert_eq!(custom.merge_similarity, 0.85);
+        assert!(toml::from_str::<TopicsConfig>("clusterz = 3").is_err());
+    }
+
+    #[test]
+    fn state_round_trips_through_json() {
+        let (corpus, _, _) = two_blobs(7);
+        let result = cluster(&corpus.inputs(), None, &TopicsConfig::default());
+        let json = serde_json::to_string(&result.state).unwrap();
+        let back: TopicState = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, result.state);
+    }
+
+    /// Timing on a large synthetic corpus; run with
+    /// `cargo test --release --lib topics::tests::large_corpus_timing -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn large_corpus_timing() {
+        let count: usize = std::env::var("XSIGNAL_TOPICS_N")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(100_000);
+        let mut rng = SplitMix64::new(8);
+        let centers: Vec<Vec<f32>> = (0..60).map(|_| random_direction(&mut rng)).collect();
+        let words = [
+            "battery", "delivery", "payment", "screen", "login", "refund",
+        ];
+        let mut corpus = Corpus::new();
+        for i in 0..count {
+            let center = &centers[i % centers.len()];
+            let text = format!("{} problem number {}", words[i % words.len()], i % 97);
+            corpus.push(&text, near(center, &mut rng), i % 50 == 49);
+        }
+        let inputs = corpus.inputs();
+        let start = std::time::Instant::now();
+        let result = cluster(&inputs, None, &TopicsConfig::default());
+        let fresh = start.elapsed();
+        let start = std::time::Instant::now();
+        let again = cluster(&inputs, Some(&result.state), &TopicsConfig::default());
+        let incremental = start.elapsed();
+        println!(
+            "n={count} threads={} fresh={fresh:?} topics={} incremental={incremental:?} topics={}",
+            rayon::current_num_threads(),
+            result.topics.len(),
+            again.topics.len()
+        );
+    }
+}

@@ -1,0 +1,197 @@
+//! The whole pipeline on a small generated corpus with the real model.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+use crate::common::{analyze_corpus, model_available, read_jsonl, run, small_corpus, xsignal};
+
+/// Which truth entry (event or noise name) holds a strict majority of a signal's comments, if any.
+fn majority_label(signal: &serde_json::Value, labels: &HashMap<String, String>) -> Option<String> {
+    let ids = signal["comment_ids"].as_array().expect("comment_ids");
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for id in ids {
+        if let Some(label) = labels.get(id.as_str().unwrap()) {
+            *counts.entry(label).or_default() += 1;
+        }
+    }
+    counts
+        .into_iter()
+        .find(|(_, count)| *count * 2 > ids.len())
+        .map(|(label, _)| label.to_string())
+}
+
+fn truth_labels(corpus: &Path) -> (HashMap<String, String>, Vec<String>, Vec<String>) {
+    let truth: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(corpus.join("score/truth.json")).unwrap())
+            .unwrap();
+    let mut labels = HashMap::new();
+    let mut events = Vec::new();
+    let mut noise = Vec::new();
+    for (key, names) in [("events", &mut events), ("noise", &mut noise)] {
+        for entry in truth[key].as_array().unwrap() {
+            let name = entry["name"].as_str().unwrap().to_string();
+            for id in entry["ids"].as_array().unwrap() {
+                labels.insert(id.as_str().unwrap().to_string(), name.clone());
+            }
+            names.push(name);
+        }
+    }
+    (labels, events, noise)
+}
+
+#[test]
+fn small_corpus_end_to_end() {
+    if !model_available() {
+        return;
+    }
+    let temp = tempfile::tempdir().unwrap();
+    let corpus = temp.path().join("corpus");
+    small_corpus(&corpus);
+    let one = temp.path().join("ws1");
+    let two = temp.path().join("ws2");
+    analyze_corpus(&corpus, &one, 1);
+    analyze_corpus(&corpus, &two, 2);
+
+    // Deterministic at any thread count.
+    for name in [
+        "comments.jsonl",
+        "topics.jsonl",
+        "signals.jsonl",
+        "rejects.jsonl",
+        "report.md",
+    ] {
+        let a = std::fs::read(one.join(name)).unwrap();
+        let b = std::fs::read(two.join(name)).unwrap();
+        assert!(a == b, "{name} differs between 1 and 2 threads");
+    }
+
+    // The planted issue is flagged; none of the planted noise is.
+    let (labels, events, noise) = truth_labels(&corpus);
+    let signals = read_jsonl(&one.join("signals.jsonl"));
+    let flagged: Vec<Option<String>> = signals
+        .iter()
+        .map(|signal| majority_label(signal, &labels))
+        .collect();
+    for event in &events {
+        assert!(
+            flagged.iter().any(|label| label.as_ref() == Some(event)),
+            "event {event} not flagged: {flagged:?}"
+        );
+    }
+    for name in &noise {
+        assert!(
+            !flagged.iter().any(|label| label.as_ref() == Some(name)),
+            "noise {name} flagged"
+        );
+    }
+    for signal in &signals {
+        for key in [
+            "id",
+            "kind",
+            "label",
+            "first_flagged",
+            "window",
+            "observed",
+            "baseline_mean",
+            "baseline_std",
+            "score",
+            "distinct_authors",
+            "duplicates_ignored",
+            "topic",
+            "comment_ids",
+        ] {
+            assert!(signal.get(key).is_some(), "signal lacks {key}");
+        }
+    }
+
+    // Every comment has an enriched line; duplicates point to an earlier comment.
+    let comments = read_jsonl(&one.join("comments.jsonl"));
+    let ids: HashSet<&str> = comments.iter().map(|c| c["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), comments.len(), "ids are unique");
+    let duplicates = comments
+        .iter()
+        .filter(|c| !c["duplicate_of"].is_null())
+        .count();
+    assert!(
+        duplicates >= 100,
+        "the copy-paste flood is recognised as duplicates ({duplicates})"
+    );
+    for comment in &comments {
+        let score = comment["sentiment"]["score"].as_f64().unwrap();
+        assert!((-1.0..=1.0).contains(&score));
+        if let Some(original) = comment["duplicate_of"].as_str() {
+            assert!(ids.contains(original));
+        }
+    }
+    let topics = read_jsonl(&one.join("topics.jsonl"));
+    assert!(topics.len() >= 3, "several topics");
+    for topic in &topics {
+        assert!(!topic["label"].as_str().unwrap().is_empty());
+        assert!(!topic["representatives"].as_array().unwrap().is_empty());
+    }
+
+    // Bad rows are reported with file, line, field and reason.
+    let rejects = read_jsonl(&one.join("rejects.jsonl"));
+    assert!(rejects.len() >= 4, "bad rows rejected: {}", rejects.len());
+    for reject in &rejects {
+        assert!(reject["file"].as_str().unwrap().contains("bad_rows"));
+        assert!(reject["line"].as_u64().unwrap() >= 2);
+        assert!(!reject["field"].as_str().unwrap().is_empty());
+        assert!(!reject["reason"].as_str().unwrap().is_empty());
+    }
+
+    // Re-ingesting the same files changes nothing.
+    let before = std::fs::read(one.join("comments.jsonl")).unwrap();
+    analyze_corpus(&corpus, &one, 2);
+    assert_eq!(
+        before,
+        std::fs::read(one.join("comments.jsonl")).unwrap(),
+        "re-ingest changed comments.jsonl"
+    );
+    assert_eq!(
+        read_jsonl(&one.join("rejects.jsonl")).len(),
+        rejects.len(),
+        "rejects are not repeated"
+    );
+
+    // Queries for analysts.
+    let output = run(xsignal()
+        .args(["search", "firmware", "--json", "--workspace"])
+        .arg(&one));
+    assert!(output.status.success());
+    let results: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(
+        results["total"].as_u64().unwrap() > 10,
+        "search finds the planted issue"
+    );
+    let output = run(xsignal()
+        .args([
+            "search",
+            "*",
+            "--sentiment",
+            "negative",
+            "--json",
+            "--workspace",
+        ])
+        .arg(&one));
+    let negatives: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    for hit in negatives["hits"].as_array().unwrap() {
+        assert_eq!(hit["sentiment"], "negative");
+    }
+    let output = run(xsignal()
+        .args(["topics", "--json", "--workspace"])
+        .arg(&one));
+    assert!(output.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).lines().count(),
+        topics.len()
+    );
+    if let Some(first) = signals.first() {
+        let id = first["id"].as_str().unwrap();
+        let output = run(xsignal()
+            .args(["trends", "--explain", id, "--workspace"])
+            .arg(&one));
+        assert!(output.status.success());
+        assert!(String::from_utf8_lossy(&output.stdout).contains("evidence"));
+    }
+}

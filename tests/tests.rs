@@ -1,0 +1,5 @@
+//! Integration tests: one binary that runs the `xsignal` command line end to end.
+
+mod cli;
+mod common;
+mod pipeline;
