@@ -532,6 +532,13 @@ const ISSUE_EN: Templates = &[
     (Neg, "Keeps rebooting every {n} minutes after the firmware update, version 4.2."),
     (Neg, "The thermostat lost WiFi again, third time today. All since the 4.2 update."),
     (Neu, "Looks like firmware 4.2 makes some thermostats reboot, mine did it twice so far."),
+    (Neg, "Firmware 4.2 is a disaster, the thermostat restarts whenever it feels like it."),
+    (Neg, "Unacceptable: since the 4.2 firmware update our thermostat keeps rebooting and the heating stays off."),
+    (Neg, "Annoying bug in firmware 4.2, the thermostat drops the WiFi and then reboots."),
+    (Neg, "Woke up to a cold house again, the thermostat rebooted overnight. Thanks, firmware 4.2."),
+    (Neg, "Ever since firmware 4.2 the thermostat restarts {n} or more times a day. Terrible."),
+    (Neg, "The thermostat is stuck rebooting after the 4.2 firmware, the {room} is cold and the app just says offline."),
+    (Neg, "Firmware 4.2 made my thermostat useless: no WiFi, constant restarts."),
 ];
 
 /// The planted issue, German.
@@ -553,112 +560,567 @@ const ISSUE_DE: Templates = &[
     (Neg, "Alle {n} Minuten ein Neustart nach dem Firmware-Update, Version 4.2."),
     (Neg, "Schon wieder kein WLAN am Thermostat, heute zum dritten Mal. Alles seit 4.2."),
     (Neu, "Sieht so aus, als ob Firmware 4.2 bei manchen Thermostaten Neustarts auslöst, bei mir bisher zweimal."),
+    (Neg, "Firmware 4.2 ist eine Katastrophe, das Thermostat startet neu, wann es will."),
+    (Neg, "Unzumutbar: Seit dem Firmware-Update 4.2 startet unser Thermostat ständig neu und die Heizung bleibt aus."),
+    (Neg, "Nerviger Fehler in Firmware 4.2, das Thermostat verliert das WLAN und startet dann neu."),
+    (Neg, "Heute früh wieder eine kalte Wohnung, das Thermostat hat nachts neu gestartet. Danke, Firmware 4.2."),
+    (Neg, "Seit Firmware 4.2 startet das Thermostat {n}-mal am Tag oder öfter neu. Furchtbar."),
+    (Neg, "Das Thermostat hängt seit der Firmware 4.2 im Neustart fest, das {room} ist kalt und die App zeigt offline."),
+    (Neg, "Die Firmware 4.2 hat mein Thermostat unbrauchbar gemacht: kein WLAN, ständige Neustarts."),
 ];
 
-const PREFIX_EN: &[&str] = &[
-    "",
-    "",
-    "",
-    "",
-    "",
-    "Honestly? ",
-    "Quick update: ",
-    "Hmm. ",
-    "Okay so... ",
+/// The independently drawn parts around a core statement, for one language and one kind of text.
+/// The full text is `[opener] core [detail [detail]] [closer]`; each part is drawn on its own and may
+/// hold slots, so the number of distinct texts multiplies and exact repeats stay rare.
+struct Parts {
+    /// Chance of an opener; openers end with a space and are followed by a capitalised core.
+    opener_chance: f64,
+    /// Openers that fit any tone.
+    openers: &'static [&'static str],
+    /// Extra openers by tone (positive, neutral, negative).
+    tone_openers: [&'static [&'static str]; 3],
+    /// Chance of one detail sentence, and of a second one after it.
+    detail_chance: f64,
+    second_detail_chance: f64,
+    /// Details that fit any tone.
+    details: &'static [&'static str],
+    /// Extra details by tone.
+    tone_details: [&'static [&'static str]; 3],
+    /// Chance of a closing remark.
+    closer_chance: f64,
+    /// Closing remarks by tone.
+    closers: [&'static [&'static str]; 3],
+}
+
+/// Uniform pick over the concatenation of two lists (the second may be empty, not both).
+fn pick_either(rng: &mut Rng, first: &[&'static str], second: &[&'static str]) -> &'static str {
+    let index = rng.below(first.len() + second.len());
+    if index < first.len() {
+        first[index]
+    } else {
+        second[index - first.len()]
+    }
+}
+
+const PRODUCT_EN: Parts = Parts {
+    opener_chance: 0.45,
+    openers: &[
+        "Honestly? ",
+        "Quick update: ",
+        "Hmm. ",
+        "Okay so... ",
+        "Heads up: ",
+        "Update: ",
+        "Hi Acme! ",
+        "Short version: ",
+        "FYI: ",
+        "Well. ",
+        "Long-time customer here. ",
+        "First review ever: ",
+        "Edit: ",
+        "Real talk: ",
+        "Note to Acme: ",
+        "@AcmeHome ",
+        "Day {n} with the thermostat: ",
+        "Week {n} report: ",
+    ],
+    tone_openers: [
+        &[
+            "Wow. ",
+            "Happy customer here! ",
+            "Pleasantly surprised: ",
+            "Credit where it's due: ",
+            "Good news: ",
+        ],
+        &[
+            "Question: ",
+            "Mixed feelings. ",
+            "Just an observation: ",
+            "So far so okay. ",
+        ],
+        &[
+            "Ugh. ",
+            "Seriously, Acme? ",
+            "Not happy. ",
+            "Come on, Acme. ",
+            "Sigh. ",
+            "Warning to others: ",
+        ],
+    ],
+    detail_chance: 0.9,
+    second_detail_chance: 0.3,
+    details: &[
+        "We have {count} Acme thermostats in the house.",
+        "I've been a customer for {years} years.",
+        "Bought the thermostat {months} months ago.",
+        "Our flat is in {city}.",
+        "Mostly use the app on my {phone}.",
+        "The main unit is in the {room}.",
+    ],
+    tone_details: [
+        &[
+            "Using it for {months} months now.",
+            "We have one in the {room} and one upstairs.",
+            "Already recommended it to {count} friends.",
+            "Runs perfectly on my {phone}.",
+            "Our neighbours in {city} bought one too after seeing ours.",
+            "Set it to {temp} degrees and forgot about it.",
+        ],
+        &[
+            "Using it for {months} months.",
+            "Using the app on my {phone}, version {version}.",
+            "Compared it with my old thermostat for {dur}.",
+            "My partner likes it more than I do, especially in the {room}.",
+            "Will check again in {count} weeks.",
+        ],
+        &[
+            "It's been like this for {dur}.",
+            "Started {ago}.",
+            "Checked again {ago}, same thing.",
+            "Noticed it {ago}.",
+            "Happens almost every day {clock}.",
+            "Tried {count} times already, same result.",
+            "Not the first time, it also happened {ago}.",
+            "Contacted support {ago}, no answer yet.",
+            "Wasted {mins} minutes on this today alone.",
+            "Already wrote about this {dur} ago.",
+        ],
+    ],
+    closer_chance: 0.6,
+    closers: [
+        &[
+            "Love it!",
+            "Highly recommend.",
+            "👍",
+            "Great job, Acme.",
+            "Five stars from me.",
+            "Keep it up!",
+            "Very happy.",
+            "Would buy again.",
+            "Thanks, Acme!",
+            "😊",
+            "No regrets.",
+            "10/10.",
+        ],
+        &[
+            "Just my two cents.",
+            "We'll see.",
+            "Any tips?",
+            "Anyone else?",
+            "Let's see how it goes.",
+            "Three stars for now.",
+            "Any ideas?",
+            "Curious what others think.",
+            "🤷",
+        ],
+        &[
+            "Very frustrating.",
+            "Please fix this!",
+            "😡",
+            "Not impressed, Acme.",
+            "Please fix this.",
+            "Any ideas?",
+            "Really annoying.",
+            "Unacceptable.",
+            "One star.",
+            "Thinking about returning it.",
+            "Disappointed.",
+            "👎",
+        ],
+    ],
+};
+
+const PRODUCT_DE: Parts = Parts {
+    opener_chance: 0.45,
+    openers: &[
+        "Ehrlich gesagt: ",
+        "Kurzes Update: ",
+        "Hm. ",
+        "Also... ",
+        "Hinweis: ",
+        "Hallo Acme! ",
+        "Kurz und knapp: ",
+        "Mal ehrlich: ",
+        "Nachtrag: ",
+        "Erfahrungsbericht: ",
+        "Kurzes Feedback: ",
+        "Vorweg: ",
+        "Langjähriger Kunde hier. ",
+        "@AcmeHome ",
+        "Tag {n} mit dem Thermostat: ",
+        "Woche {n}: ",
+    ],
+    tone_openers: [
+        &[
+            "Top! ",
+            "Positiv überrascht: ",
+            "Endlich mal was Gutes: ",
+            "Lob, wo es hingehört: ",
+        ],
+        &["Frage: ", "Gemischte Gefühle. ", "Nur eine Beobachtung: "],
+        &[
+            "Ärgerlich. ",
+            "Leute, echt jetzt? ",
+            "Mist. ",
+            "Unglaublich. ",
+            "Sorry, aber: ",
+            "Warnung an alle: ",
+        ],
+    ],
+    detail_chance: 0.9,
+    second_detail_chance: 0.3,
+    details: &[
+        "Wir haben {count} Acme-Thermostate im Haus.",
+        "Ich bin seit {years} Jahren Kunde.",
+        "Das Thermostat habe ich vor {months} Monaten gekauft.",
+        "Wir wohnen in {city}.",
+        "Ich nutze die App meistens auf meinem {phone}.",
+        "Das Gerät hängt im {room}.",
+    ],
+    tone_details: [
+        &[
+            "Ich nutze es seit {months} Monaten.",
+            "Wir haben eins im {room} und eins oben.",
+            "Habe es schon {count} Freunden empfohlen.",
+            "Läuft auf meinem {phone} einwandfrei.",
+            "Die Nachbarn in {city} haben sich auch eins gekauft.",
+            "Einmal auf {temp} Grad gestellt und nie wieder angefasst.",
+        ],
+        &[
+            "Ich nutze es seit {months} Monaten.",
+            "Auf dem {phone}, App-Version {version}.",
+            "Habe es seit {dur} mit meinem alten Thermostat verglichen.",
+            "Meiner Frau gefällt es besser als mir, vor allem im {room}.",
+            "Ich schaue in {count} Wochen nochmal.",
+        ],
+        &[
+            "Das geht seit {dur} so.",
+            "Angefangen hat es {ago}.",
+            "Habe es {ago} nochmal geprüft, gleiches Bild.",
+            "Aufgefallen ist es mir {ago}.",
+            "Passiert fast jeden Tag {clock}.",
+            "Schon {count}-mal probiert, immer dasselbe.",
+            "Ist nicht das erste Mal, {ago} war es genauso.",
+            "Support {ago} angeschrieben, bisher keine Antwort.",
+            "Allein heute {mins} Minuten damit verschwendet.",
+            "Habe das schon vor {dur} gemeldet.",
+        ],
+    ],
+    closer_chance: 0.6,
+    closers: [
+        &[
+            "Klasse!",
+            "Absolut empfehlenswert.",
+            "👍",
+            "Weiter so, Acme.",
+            "Fünf Sterne von mir.",
+            "Sehr zufrieden.",
+            "Würde ich wieder kaufen.",
+            "Danke, Acme!",
+            "😊",
+            "Top!",
+        ],
+        &[
+            "Nur meine Meinung.",
+            "Mal sehen.",
+            "Hat jemand Tipps?",
+            "Geht es anderen auch so?",
+            "Drei Sterne fürs Erste.",
+            "Mal schauen, wie es weitergeht.",
+            "🤷",
+        ],
+        &[
+            "Sehr ärgerlich.",
+            "Bitte dringend beheben!",
+            "😡",
+            "So nicht, Acme.",
+            "Bitte beheben!",
+            "Nervt total.",
+            "Unzumutbar.",
+            "Ein Stern.",
+            "Überlege, es zurückzuschicken.",
+            "Enttäuschend.",
+            "👎",
+        ],
+    ],
+};
+
+const WORK_EN: Parts = Parts {
+    opener_chance: 0.35,
+    openers: &[
+        "Honestly: ",
+        "From my side: ",
+        "Overall: ",
+        "My view: ",
+        "One thing: ",
+        "To be honest: ",
+        "In short: ",
+        "Main point: ",
+        "As in the last survey: ",
+    ],
+    tone_openers: [
+        &["Good news first: ", "Credit where it's due: "],
+        &["Mixed picture: "],
+        &["Sorry, but: ", "Frankly: "],
+    ],
+    detail_chance: 0.9,
+    second_detail_chance: 0.3,
+    details: &[
+        "I've been at Acme for {years} years.",
+        "I joined {months} months ago.",
+        "I work from the {city} office.",
+        "I'm in the office {officedays} days a week.",
+        "Our team has {teamsize} people.",
+        "I work closely with the {team} team.",
+        "Speaking for our {teamsize}-person team.",
+        "Most of us in {city} see it the same way.",
+    ],
+    tone_details: [
+        &[
+            "It has gotten better over the last {months} months.",
+            "Best team I've been in, and I've seen {count} teams here.",
+            "Our retro {ago} was really useful.",
+        ],
+        &[
+            "Some weeks are better than others, {ago} was a good one.",
+            "Hard to say after {months} months.",
+        ],
+        &[
+            "I've raised this {count} times already.",
+            "It has been like this for {dur}.",
+            "{count} colleagues left in the last {months} months.",
+            "Nothing changed since the survey {months} months ago.",
+            "It came up again in our meeting {ago}.",
+        ],
+    ],
+    closer_chance: 0.45,
+    closers: [
+        &[
+            "Keep it up.",
+            "Thanks for that.",
+            "Really appreciated.",
+            "Happy to be here.",
+        ],
+        &[
+            "Overall okay.",
+            "Could be better, could be worse.",
+            "Let's see.",
+        ],
+        &[
+            "This needs to change.",
+            "Please look into it.",
+            "Frustrating.",
+            "Not sustainable.",
+            "Please act on this.",
+        ],
+    ],
+};
+
+const WORK_DE: Parts = Parts {
+    opener_chance: 0.35,
+    openers: &[
+        "Ehrlich gesagt: ",
+        "Aus meiner Sicht: ",
+        "Insgesamt: ",
+        "Mein Punkt: ",
+        "Kurz gesagt: ",
+        "Offen gesagt: ",
+        "Wie schon in der letzten Umfrage: ",
+        "Feedback: ",
+    ],
+    tone_openers: [
+        &["Zuerst das Positive: ", "Lob vorweg: "],
+        &["Gemischtes Bild: "],
+        &["Sorry, aber: ", "Ganz offen: "],
+    ],
+    detail_chance: 0.9,
+    second_detail_chance: 0.3,
+    details: &[
+        "Ich bin seit {years} Jahren bei Acme.",
+        "Ich bin vor {months} Monaten dazugekommen.",
+        "Ich arbeite im Büro {city}.",
+        "Ich bin {officedays} Tage pro Woche im Büro.",
+        "Unser Team hat {teamsize} Leute.",
+        "Ich arbeite eng mit dem Team {team} zusammen.",
+        "Ich spreche für unser Team mit {teamsize} Leuten.",
+        "Die meisten bei uns in {city} sehen das genauso.",
+    ],
+    tone_details: [
+        &[
+            "Es ist in den letzten {months} Monaten besser geworden.",
+            "Das beste Team von den {count}, die ich hier kenne.",
+            "Die Retro {ago} war wirklich hilfreich.",
+        ],
+        &[
+            "Manche Wochen sind besser als andere, {ago} war gut.",
+            "Nach {months} Monaten schwer zu sagen.",
+        ],
+        &[
+            "Das habe ich schon {count}-mal angesprochen.",
+            "Das geht seit {dur} so.",
+            "In den letzten {months} Monaten sind {count} Kollegen gegangen.",
+            "Seit der Umfrage vor {months} Monaten hat sich nichts geändert.",
+            "Das kam {ago} im Meeting wieder hoch.",
+        ],
+    ],
+    closer_chance: 0.45,
+    closers: [
+        &[
+            "Weiter so.",
+            "Danke dafür.",
+            "Das schätze ich sehr.",
+            "Ich bin gern hier.",
+        ],
+        &["Insgesamt in Ordnung.", "Geht so.", "Mal sehen."],
+        &[
+            "Das muss sich ändern.",
+            "Bitte kümmert euch darum.",
+            "Frustrierend.",
+            "So geht es nicht weiter.",
+            "Bitte handeln.",
+        ],
+    ],
+};
+
+/// Openers, details and closers of the planted issue: complaints, in every tone slot.
+const ISSUE_OPENERS_EN: &[&str] = &[
+    "Update: ",
+    "PSA: ",
+    "Warning: ",
     "Heads up: ",
+    "Ugh. ",
+    "Seriously, Acme? ",
+    "@AcmeHome ",
+    "Day {n} of this: ",
+    "Not again. ",
+    "Acme, please: ",
+    "Help! ",
+    "Sigh. ",
+    "Fed up. ",
+    "Great, just great. ",
 ];
-const PREFIX_DE: &[&str] = &[
-    "",
-    "",
-    "",
-    "",
-    "",
-    "Ehrlich gesagt: ",
-    "Kurzes Update: ",
-    "Hm. ",
-    "Also... ",
-    "Hinweis: ",
+const ISSUE_DETAILS_EN: &[&str] = &[
+    "It reboots every night {clock}.",
+    "The {room} was freezing when we woke up.",
+    "Cold house for {dur} now.",
+    "Already did {count} factory resets, nothing helps.",
+    "Support said to wait for a fix, that was {dur} ago.",
+    "The display goes black, shows the Acme logo, and the WiFi is gone again.",
+    "Counted {count} restarts since this morning.",
+    "My model is the {model}.",
+    "The router is fine, every other device stays on WiFi.",
+    "It worked perfectly before the update.",
+    "I set it to {temp} degrees and it forgets that after every restart.",
+    "Started {ago}, right after the update.",
+    "The app shows it offline {count} times a day.",
+    "We have {count} of them and all of them restart.",
+    "Had to wear a sweater in the {room} {ago}.",
 ];
+const ISSUE_CLOSERS_EN: &[&str] = &[
+    "So annoying.",
+    "Unacceptable.",
+    "Really annoying.",
+    "Please roll this back!",
+    "Please fix this ASAP.",
+    "This is ridiculous.",
+    "Not acceptable for a heating device in winter.",
+    "Very disappointed.",
+    "😡",
+    "🥶",
+    "Any ideas?",
+    "Anyone else?",
+    "Fix it, Acme!",
+    "Cold house, angry family.",
+    "Worst update so far.",
+    "Terrible.",
+];
+const ISSUE_EN_PARTS: Parts = Parts {
+    opener_chance: 0.45,
+    openers: ISSUE_OPENERS_EN,
+    tone_openers: [&[], &[], &[]],
+    detail_chance: 0.75,
+    second_detail_chance: 0.3,
+    details: ISSUE_DETAILS_EN,
+    tone_details: [&[], &[], &[]],
+    closer_chance: 0.75,
+    closers: [ISSUE_CLOSERS_EN, ISSUE_CLOSERS_EN, ISSUE_CLOSERS_EN],
+};
 
-const SUFFIX_PRODUCT_EN: [&[&str]; 3] = [
-    &[
-        "",
-        "",
-        "",
-        " Love it!",
-        " Highly recommend.",
-        " 👍",
-        " Great job, Acme.",
-    ],
-    &[
-        "",
-        "",
-        "",
-        " Just my two cents.",
-        " We'll see.",
-        " Any tips?",
-    ],
-    &[
-        "",
-        "",
-        "",
-        " Very frustrating.",
-        " Please fix this!",
-        " 😡",
-        " Not impressed, Acme.",
-    ],
+const ISSUE_OPENERS_DE: &[&str] = &[
+    "Update: ",
+    "Achtung: ",
+    "Warnung: ",
+    "Liebe Acme! ",
+    "Hilfe! ",
+    "Seit {weekday}: ",
+    "Mal ehrlich: ",
+    "Echt jetzt, Acme? ",
+    "@AcmeHome ",
+    "Tag {n}: ",
+    "Schon wieder. ",
+    "Nervig: ",
+    "Mir reicht's. ",
+    "Super, ganz toll. ",
 ];
-const SUFFIX_PRODUCT_DE: [&[&str]; 3] = [
-    &[
-        "",
-        "",
-        "",
-        " Klasse!",
-        " Absolut empfehlenswert.",
-        " 👍",
-        " Weiter so, Acme.",
-    ],
-    &[
-        "",
-        "",
-        "",
-        " Nur meine Meinung.",
-        " Mal sehen.",
-        " Hat jemand Tipps?",
-    ],
-    &[
-        "",
-        "",
-        "",
-        " Sehr ärgerlich.",
-        " Bitte dringend beheben!",
-        " 😡",
-        " So nicht, Acme.",
-    ],
+const ISSUE_DETAILS_DE: &[&str] = &[
+    "Das passiert jede Nacht {clock}.",
+    "Heute Morgen war das {room} eiskalt.",
+    "Seit {dur} eine kalte Wohnung.",
+    "Schon {count} Werksresets gemacht, nichts hilft.",
+    "Der Support vertröstet mich seit {dur}.",
+    "Das Display wird schwarz, dann kommt das Acme-Logo und das WLAN ist wieder weg.",
+    "Heute schon {count} Neustarts gezählt.",
+    "Mein Modell: {model}.",
+    "Der Router ist in Ordnung, alle anderen Geräte bleiben im WLAN.",
+    "Vor dem Update lief alles perfekt.",
+    "Ich stelle {temp} Grad ein, nach jedem Neustart ist das wieder weg.",
+    "Angefangen hat es {ago}, direkt nach dem Update.",
+    "Die App zeigt es {count}-mal am Tag offline.",
+    "Wir haben {count} Stück und alle starten neu.",
+    "Musste {ago} im {room} mit Pulli sitzen.",
 ];
-const SUFFIX_WORK_EN: [&[&str]; 3] = [
-    &["", "", " Keep it up.", " Thanks for that."],
-    &["", "", " Overall okay."],
-    &["", "", " This needs to change.", " Please look into it."],
+const ISSUE_CLOSERS_DE: &[&str] = &[
+    "Nervt total.",
+    "Echt ärgerlich.",
+    "Unzumutbar.",
+    "Bitte beheben!",
+    "Bitte schnell fixen!",
+    "So nicht, Acme.",
+    "Sehr enttäuschend.",
+    "😡",
+    "🥶",
+    "Hat jemand eine Lösung?",
+    "Geht's noch anderen so?",
+    "Im Winter ein Unding.",
+    "Kalte Wohnung, genervte Familie.",
+    "Schlechtestes Update bisher.",
+    "Furchtbar.",
 ];
-const SUFFIX_WORK_DE: [&[&str]; 3] = [
-    &["", "", " Weiter so.", " Danke dafür."],
-    &["", "", " Insgesamt in Ordnung."],
-    &[
-        "",
-        "",
-        " Das muss sich ändern.",
-        " Bitte kümmert euch darum.",
-    ],
-];
+const ISSUE_DE_PARTS: Parts = Parts {
+    opener_chance: 0.45,
+    openers: ISSUE_OPENERS_DE,
+    tone_openers: [&[], &[], &[]],
+    detail_chance: 0.75,
+    second_detail_chance: 0.3,
+    details: ISSUE_DETAILS_DE,
+    tone_details: [&[], &[], &[]],
+    closer_chance: 0.75,
+    closers: [ISSUE_CLOSERS_DE, ISSUE_CLOSERS_DE, ISSUE_CLOSERS_DE],
+};
 
 const PHONES: &[&str] = &[
     "iPhone 15",
+    "iPhone 14 Pro",
     "iPhone 13",
+    "iPhone SE",
     "Pixel 8",
+    "Pixel 7a",
     "Galaxy S23",
+    "Galaxy S21",
     "Galaxy A54",
     "OnePlus 11",
+    "Xiaomi 13",
+    "Fairphone 5",
     "iPad",
 ];
 const ROOMS_EN: &[&str] = &[
@@ -667,13 +1129,58 @@ const ROOMS_EN: &[&str] = &[
     "kids' room",
     "home office",
     "bathroom",
+    "kitchen",
+    "guest room",
+    "dining room",
+    "hallway",
+    "attic room",
 ];
+/// All neuter, so that `das {room}` and `im {room}` stay grammatical.
 const ROOMS_DE: &[&str] = &[
     "Wohnzimmer",
     "Schlafzimmer",
     "Kinderzimmer",
     "Arbeitszimmer",
     "Bad",
+    "Gästezimmer",
+    "Esszimmer",
+    "Badezimmer",
+    "Büro",
+    "Dachgeschoss",
+];
+const CITIES_EN: &[&str] = &[
+    "Berlin",
+    "Munich",
+    "Hamburg",
+    "Cologne",
+    "Frankfurt",
+    "Leipzig",
+    "Vienna",
+    "Zurich",
+    "London",
+    "Manchester",
+];
+const CITIES_DE: &[&str] = &[
+    "Berlin",
+    "München",
+    "Hamburg",
+    "Köln",
+    "Frankfurt",
+    "Leipzig",
+    "Wien",
+    "Zürich",
+    "Stuttgart",
+    "Dresden",
+];
+const MODELS: &[&str] = &[
+    "Acme T3",
+    "Acme T3 Pro",
+    "Acme T4",
+    "Acme T4 Mini",
+    "Acme T5",
+    "Acme T5 Pro",
+    "Acme Eco",
+    "Acme Eco Plus",
 ];
 const WEEKDAYS_EN: &[&str] = &[
     "Monday",
@@ -776,7 +1283,9 @@ fn fill_slot(slot: &str, lang: Lang, rng: &mut Rng) -> String {
     };
     match slot {
         "phone" => rng.pick(PHONES).to_string(),
+        "model" => rng.pick(MODELS).to_string(),
         "room" => choose(rng, ROOMS_EN, ROOMS_DE),
+        "city" => choose(rng, CITIES_EN, CITIES_DE),
         "weekday" => choose(rng, WEEKDAYS_EN, WEEKDAYS_DE),
         "feature" => choose(rng, FEATURES_EN, FEATURES_DE),
         "price" => choose(rng, PRICES_EN, PRICES_DE),
@@ -785,9 +1294,78 @@ fn fill_slot(slot: &str, lang: Lang, rng: &mut Rng) -> String {
         "temp" => rng.range(19, 23).to_string(),
         "pct" => (rng.range(2, 6) * 5).to_string(),
         "n" => rng.range(2, 9).to_string(),
+        "count" => rng.range(2, 9).to_string(),
         "days" => rng.range(3, 14).to_string(),
         "mins" => (rng.range(2, 8) * 5).to_string(),
         "hours" => rng.range(8, 30).to_string(),
+        "months" => rng.range(2, 24).to_string(),
+        "years" => rng.range(2, 12).to_string(),
+        "teamsize" => rng.range(4, 14).to_string(),
+        "officedays" => rng.range(2, 4).to_string(),
+        // A duration; German in the dative, to follow `seit` or `vor`.
+        "dur" => match (rng.below(4), de) {
+            (0, false) => format!("{} days", rng.range(2, 20)),
+            (0, true) => format!("{} Tagen", rng.range(2, 20)),
+            (1, false) => format!("{} weeks", rng.range(2, 6)),
+            (1, true) => format!("{} Wochen", rng.range(2, 6)),
+            (2, false) => rng
+                .pick(&[
+                    "a week",
+                    "about a month",
+                    "a few days",
+                    "two weeks",
+                    "over a month",
+                ])
+                .to_string(),
+            (2, true) => rng
+                .pick(&[
+                    "einer Woche",
+                    "gut einem Monat",
+                    "ein paar Tagen",
+                    "zwei Wochen",
+                    "über einem Monat",
+                ])
+                .to_string(),
+            (_, false) => format!("{} months", rng.range(2, 5)),
+            (_, true) => format!("{} Monaten", rng.range(2, 5)),
+        },
+        // A point in the past.
+        "ago" => match (rng.below(4), de) {
+            (0, false) => format!("on {}", rng.pick(WEEKDAYS_EN)),
+            (0, true) => format!("am {}", rng.pick(WEEKDAYS_DE)),
+            (1, false) => format!("{} days ago", rng.range(2, 12)),
+            (1, true) => format!("vor {} Tagen", rng.range(2, 12)),
+            (_, false) => rng
+                .pick(&[
+                    "yesterday",
+                    "last week",
+                    "this morning",
+                    "last night",
+                    "the day before yesterday",
+                ])
+                .to_string(),
+            (_, true) => rng
+                .pick(&[
+                    "gestern",
+                    "letzte Woche",
+                    "heute früh",
+                    "gestern Abend",
+                    "vorgestern",
+                ])
+                .to_string(),
+        },
+        // A time of day.
+        "clock" => {
+            let minutes = rng.range(0, 11) * 5;
+            match (rng.below(3), de) {
+                (0, false) => format!("around {}am", rng.range(1, 11)),
+                (0, true) => format!("gegen {} Uhr", rng.range(1, 11)),
+                (1, false) => format!("around {}pm", rng.range(1, 11)),
+                (1, true) => format!("kurz nach {} Uhr", rng.range(13, 23)),
+                (_, false) => format!("at {}:{minutes:02}", rng.range(1, 12)),
+                (_, true) => format!("um {}:{minutes:02} Uhr", rng.range(0, 23)),
+            }
+        }
         other => {
             debug_assert!(false, "unknown slot {other}");
             String::new()
@@ -824,24 +1402,49 @@ fn tone_index(tone: Tone) -> usize {
     }
 }
 
-/// A full comment text: optional opener, the filled template, an optional closer matching the tone.
-fn compose(template: &str, tone: Tone, lang: Lang, domain: Domain, rng: &mut Rng) -> String {
-    let prefix = match (domain, lang) {
-        (Domain::Workplace, _) => "",
-        (Domain::Product, Lang::En) => rng.pick(PREFIX_EN),
-        (Domain::Product, Lang::De) => rng.pick(PREFIX_DE),
-    };
-    let body = fill_template(template, lang, rng);
-    let suffixes = match (domain, lang) {
-        (Domain::Product, Lang::En) => SUFFIX_PRODUCT_EN[tone_index(tone)],
-        (Domain::Product, Lang::De) => SUFFIX_PRODUCT_DE[tone_index(tone)],
-        (Domain::Workplace, Lang::En) => SUFFIX_WORK_EN[tone_index(tone)],
-        (Domain::Workplace, Lang::De) => SUFFIX_WORK_DE[tone_index(tone)],
-    };
-    let suffix = rng.pick(suffixes);
-    format!("{prefix}{body}{suffix}")
+/// A full comment text: `[opener] core [detail [detail]] [closer]`, each part drawn on its own
+/// from `parts` (openers, details and closers matching the tone) and every slot filled.
+fn compose(template: &str, tone: Tone, lang: Lang, parts: &Parts, rng: &mut Rng) -> String {
+    let tone = tone_index(tone);
+    let with_opener = rng.chance(parts.opener_chance);
+    let with_closer = rng.chance(parts.closer_chance);
+    // A bare core would repeat too often, so a text without opener and closer always has a detail.
+    let with_detail = rng.chance(parts.detail_chance) || !(with_opener || with_closer);
+    let mut text = String::with_capacity(template.len() + 96);
+    if with_opener {
+        let opener = pick_either(rng, parts.openers, parts.tone_openers[tone]);
+        text.push_str(&fill_template(opener, lang, rng));
+    }
+    text.push_str(&fill_template(template, lang, rng));
+    if with_detail {
+        let first = pick_either(rng, parts.details, parts.tone_details[tone]);
+        text.push(' ');
+        text.push_str(&fill_template(first, lang, rng));
+        if rng.chance(parts.second_detail_chance) {
+            let second = pick_either(rng, parts.details, parts.tone_details[tone]);
+            if second != first {
+                text.push(' ');
+                text.push_str(&fill_template(second, lang, rng));
+            }
+        }
+    }
+    if with_closer {
+        text.push(' ');
+        let closer = rng.pick(parts.closers[tone]);
+        text.push_str(&fill_template(closer, lang, rng));
+    }
+    text
 }
 
+/// The parts around background texts of `domain` in `lang`.
+fn background_parts(domain: Domain, lang: Lang) -> &'static Parts {
+    match (domain, lang) {
+        (Domain::Product, Lang::En) => &PRODUCT_EN,
+        (Domain::Product, Lang::De) => &PRODUCT_DE,
+        (Domain::Workplace, Lang::En) => &WORK_EN,
+        (Domain::Workplace, Lang::De) => &WORK_DE,
+    }
+}
 /// Star rating that roughly agrees with the tone (5 % of reviewers rate at random).
 fn stars_for(tone: Tone, rng: &mut Rng) -> u8 {
     if rng.chance(0.05) {
@@ -1140,7 +1743,7 @@ fn background_comment(
         Lang::De => subject.de,
     };
     let (tone, template) = rng.pick(templates);
-    let text = compose(template, tone, lang, domain, rng);
+    let text = compose(template, tone, lang, background_parts(domain, lang), rng);
     let channel = rng.pick(subject.channels);
     let stars = (channel.file() == FileKind::Reviews).then(|| stars_for(tone, rng));
     let team = (domain == Domain::Workplace)
@@ -1259,12 +1862,12 @@ fn planted_issue(
             let rank = rng.below(CUSTOMER_POOL as usize);
             (author_name(customers.id(rank)), AuthorPool::lang(rank))
         };
-        let templates = match lang {
-            Lang::En => ISSUE_EN,
-            Lang::De => ISSUE_DE,
+        let (templates, parts) = match lang {
+            Lang::En => (ISSUE_EN, &ISSUE_EN_PARTS),
+            Lang::De => (ISSUE_DE, &ISSUE_DE_PARTS),
         };
         let (tone, template) = rng.pick(templates);
-        let text = compose(template, tone, lang, Domain::Product, &mut rng);
+        let text = compose(template, tone, lang, parts, &mut rng);
         let channel = rng.pick(&channels);
         let stars = (channel.file() == FileKind::Reviews).then(|| stars_for(tone, &mut rng));
         comments.push(Comment {
@@ -1923,6 +2526,7 @@ fn main() -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use xsignal::text::normalize_for_dedup;
 
     fn small_args(out: PathBuf) -> Args {
         Args::parse_from([
@@ -2103,18 +2707,125 @@ mod tests {
     #[test]
     fn fill_template_replaces_every_slot() {
         let mut rng = Rng::for_component(1, "test");
+        let all_parts = [
+            &PRODUCT_EN,
+            &PRODUCT_DE,
+            &WORK_EN,
+            &WORK_DE,
+            &ISSUE_EN_PARTS,
+            &ISSUE_DE_PARTS,
+        ];
+        let mut templates: Vec<&str> = Vec::new();
         for subject in SUBJECTS {
-            for (_, template) in subject
-                .en
-                .iter()
-                .chain(subject.de)
-                .chain(ISSUE_EN)
-                .chain(ISSUE_DE)
-            {
-                let text = fill_template(template, Lang::De, &mut rng);
-                assert!(!text.contains('{') && !text.contains('}'), "{text}");
+            templates.extend(subject.en.iter().chain(subject.de).map(|(_, t)| *t));
+        }
+        templates.extend(ISSUE_EN.iter().chain(ISSUE_DE).map(|(_, t)| *t));
+        for parts in all_parts {
+            templates.extend(parts.openers.iter().chain(parts.details));
+            for tone in 0..3 {
+                templates.extend(parts.tone_openers[tone].iter());
+                templates.extend(parts.tone_details[tone].iter());
+                templates.extend(parts.closers[tone].iter());
+            }
+        }
+        for template in templates {
+            for lang in [Lang::En, Lang::De] {
+                // Several draws, so that every branch of the composite slots is taken.
+                for _ in 0..20 {
+                    let text = fill_template(template, lang, &mut rng);
+                    assert!(!text.contains('{') && !text.contains('}'), "{text}");
+                    let issue_template =
+                        ISSUE_EN.iter().chain(ISSUE_DE).any(|(_, t)| *t == template);
+                    assert!(issue_template || !text.contains("4.2"), "{text}");
+                }
             }
         }
         assert!(ISSUE_EN.len() >= 15 && ISSUE_DE.len() >= 15);
+    }
+
+    /// Share of `comments` whose normalised text equals that of an earlier one.
+    fn duplicate_share(comments: &[&Comment]) -> f64 {
+        let mut seen = BTreeSet::new();
+        let repeats = comments
+            .iter()
+            .filter(|c| !seen.insert(normalize_for_dedup(&c.text)))
+            .count();
+        repeats as f64 / comments.len().max(1) as f64
+    }
+
+    #[test]
+    fn exact_repeats_are_rare_except_in_the_flood() {
+        let default_args = Args::parse_from(["xsignal-corpus", "--out", "unused"]);
+        for args in [small_args(PathBuf::from("unused")), default_args] {
+            let corpus = build_corpus(&args).expect("build");
+            let stream = stream_order(&corpus);
+            let with_label = |label: Label| -> Vec<&Comment> {
+                stream
+                    .iter()
+                    .copied()
+                    .filter(|c| c.label == label)
+                    .collect()
+            };
+            let background = duplicate_share(&with_label(Label::Background));
+            assert!(background < 0.02, "background repeats {background}");
+            let event = with_label(Label::Event);
+            let event_share = duplicate_share(&event);
+            assert!(event_share < 0.05, "event repeats {event_share}");
+            // The planted issue stays recognisable and sounds like a complaint.
+            let keyed = event
+                .iter()
+                .filter(|c| {
+                    let lower = c.text.to_lowercase();
+                    lower.contains("4.2") || lower.contains("firmware")
+                })
+                .count();
+            assert!(keyed * 10 >= event.len() * 8, "{keyed} of {}", event.len());
+            let complaints = [
+                "annoy",
+                "unaccept",
+                "cold",
+                "freez",
+                "terrible",
+                "ridiculous",
+                "disappoint",
+                "useless",
+                "worst",
+                "fix",
+                "nervt",
+                "ärger",
+                "unzumutbar",
+                "kalt",
+                "furchtbar",
+                "enttäusch",
+                "unbrauchbar",
+                "kaputt",
+                "beheben",
+                "😡",
+                "🥶",
+            ];
+            let negative = event
+                .iter()
+                .filter(|c| {
+                    let lower = c.text.to_lowercase();
+                    complaints.iter().any(|word| lower.contains(word))
+                })
+                .count();
+            assert!(
+                negative * 10 >= event.len() * 6,
+                "{negative} of {}",
+                event.len()
+            );
+            for (index, plan) in corpus.noise.iter().enumerate() {
+                let group = with_label(Label::Noise(index));
+                let distinct: BTreeSet<String> =
+                    group.iter().map(|c| normalize_for_dedup(&c.text)).collect();
+                match plan.kind {
+                    "duplicate_flood" => assert_eq!(distinct.len(), 1),
+                    // Near-identical offers, varied in number and code.
+                    "spam" => assert!(distinct.len() * 10 >= group.len() * 9),
+                    _ => assert_eq!(distinct.len(), group.len(), "{}", plan.name),
+                }
+            }
+        }
     }
 }

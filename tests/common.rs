@@ -39,10 +39,20 @@ pub fn run(command: &mut Command) -> Output {
     output
 }
 
-/// Generates the small test corpus into `dir`.
+/// Generates the small test corpus (30 days, 40 comments a day) into `dir`.
 pub fn small_corpus(dir: &Path) {
+    corpus(dir, &["--days", "30", "--rate-per-day", "40"]);
+}
+
+/// Generates the bundled demo corpus (the generator's defaults) into `dir`.
+pub fn demo_corpus(dir: &Path) {
+    corpus(dir, &[]);
+}
+
+fn corpus(dir: &Path, flags: &[&str]) {
     let status = Command::new(env!("CARGO_BIN_EXE_xsignal-corpus"))
-        .args(["--days", "30", "--rate-per-day", "40", "--out"])
+        .args(flags)
+        .arg("--out")
         .arg(dir)
         .status()
         .expect("generator runs");

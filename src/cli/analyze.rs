@@ -95,6 +95,9 @@ pub fn run(args: &Args, global: &GlobalOpts) -> CliResult {
         summary.signals,
         summary.without_timestamp
     );
+    if summary.unchanged {
+        text.push_str("nothing new to analyze: outputs unchanged\n");
+    }
     for timing in &summary.timings {
         text.push_str(&format!(
             "  {:<10} {:>8} items {:>8.1} s\n",

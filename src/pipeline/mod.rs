@@ -74,6 +74,9 @@ pub struct AnalyzeSummary {
     pub signals: u64,
     /// Trend bucket width in seconds.
     pub bucket_seconds: i64,
+    /// True when nothing new was added and the config is unchanged: the outputs were kept as they
+    /// were (only new rejects were recorded).
+    pub unchanged: bool,
     /// Time per step.
     pub timings: Vec<StageTiming>,
 }
@@ -199,8 +202,34 @@ pub fn analyze(
             None => new_comments.push(comment),
         }
     }
-    workspace.append_store(&new_comments)?;
     let added = new_comments.len() as u64;
+    if added == 0 && outputs_are_current(workspace, config) {
+        // Re-ingesting known ids changes nothing: keep every output, record only new rejects.
+        let rejects = merge_rejects(&workspace.path("rejects.jsonl"), rejects)?;
+        workspace::write_jsonl(&workspace.path("rejects.jsonl"), &rejects.all)?;
+        let enriched: Vec<EnrichedComment> =
+            workspace::read_jsonl(&workspace.path("comments.jsonl"))?;
+        let topics: Vec<Topic> = workspace::read_jsonl(&workspace.path("topics.jsonl"))?;
+        let signals: Vec<Signal> = workspace::read_jsonl(&workspace.path("signals.jsonl"))?;
+        return Ok(AnalyzeSummary {
+            files: ingested.files,
+            rows_read,
+            added,
+            already_present,
+            rejected: rejects.this_run,
+            total_comments: enriched.len() as u64,
+            without_timestamp: enriched.iter().filter(|c| c.timestamp.is_none()).count() as u64,
+            duplicates: enriched.iter().filter(|c| c.duplicate_of.is_some()).count() as u64,
+            encoded: 0,
+            topics: topics.len() as u64,
+            unassigned: enriched.iter().filter(|c| c.topic.is_none()).count() as u64,
+            signals: signals.len() as u64,
+            bucket_seconds: 0,
+            unchanged: true,
+            timings: timer.timings,
+        });
+    }
+    workspace.append_store(&new_comments)?;
     stored.extend(new_comments);
     let comments = stored;
     let total = comments.len() as u64;
@@ -339,6 +368,7 @@ pub fn analyze(
             .count() as u64,
         signals: trended.signals.len() as u64,
         bucket_seconds: trended.bucket_seconds,
+        unchanged: false,
         timings: timer.timings,
     };
     write_outputs(
@@ -351,6 +381,21 @@ pub fn analyze(
         &summary,
     )?;
     Ok(summary)
+}
+
+/// True when the workspace holds outputs made with exactly this config.
+fn outputs_are_current(workspace: &Workspace, config: &Config) -> bool {
+    let outputs = [
+        "comments.jsonl",
+        "topics.jsonl",
+        "signals.jsonl",
+        "report.md",
+    ];
+    outputs.iter().all(|name| workspace.path(name).is_file())
+        && std::fs::read_to_string(workspace.path("config.toml"))
+            .ok()
+            .as_deref()
+            == Some(config.to_toml().as_str())
 }
 
 struct MergedRejects {
