@@ -12,6 +12,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use xsignal::config::Config;
 use xsignal::embed::Encoder;
 use xsignal::ingest::{self, ColumnMap};
+use xsignal::rng::SplitMix64;
 use xsignal::text::{content_terms, LangStemmer};
 use xsignal::topics::{self, TopicInput};
 use xsignal::trends::{self, TrendDoc};
@@ -40,16 +41,16 @@ const WORDS: &[&str] = &[
     "expensive",
 ];
 
-/// A small deterministic generator (splitmix64).
-struct Rng(u64);
+/// Deterministic inputs from the library's splitmix64.
+struct Rng(SplitMix64);
 
 impl Rng {
+    fn new(seed: u64) -> Rng {
+        Rng(SplitMix64::new(seed))
+    }
+
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 
     fn sentence(&mut self) -> String {
@@ -64,7 +65,7 @@ impl Rng {
 fn bench_ingest(c: &mut Criterion) {
     let temp = tempfile::tempdir().expect("temp dir");
     let path = temp.path().join("bench.jsonl");
-    let mut rng = Rng(1);
+    let mut rng = Rng::new(1);
     let rows = 10_000;
     {
         let mut file = std::fs::File::create(&path).expect("file");
@@ -92,7 +93,7 @@ fn bench_ingest(c: &mut Criterion) {
 }
 
 fn bench_text(c: &mut Criterion) {
-    let mut rng = Rng(2);
+    let mut rng = Rng::new(2);
     let texts: Vec<String> = (0..1000).map(|_| rng.sentence()).collect();
     let stemmer = LangStemmer::default();
     let mut group = c.benchmark_group("text");
@@ -130,7 +131,7 @@ fn unit_vectors(count: usize, dim: usize, centers: usize, rng: &mut Rng) -> Vec<
 }
 
 fn bench_topics(c: &mut Criterion) {
-    let mut rng = Rng(3);
+    let mut rng = Rng::new(3);
     let count = 5_000;
     let vectors = unit_vectors(count, 384, 20, &mut rng);
     let texts: Vec<String> = (0..count).map(|_| rng.sentence()).collect();
@@ -156,7 +157,7 @@ fn bench_topics(c: &mut Criterion) {
 }
 
 fn bench_trends(c: &mut Criterion) {
-    let mut rng = Rng(4);
+    let mut rng = Rng::new(4);
     let count = 20_000;
     let start = Utc
         .with_ymd_and_hms(2026, 1, 5, 0, 0, 0)
@@ -198,7 +199,7 @@ fn bench_encoder(c: &mut Criterion) {
             return;
         }
     };
-    let mut rng = Rng(5);
+    let mut rng = Rng::new(5);
     let texts: Vec<String> = (0..64).map(|_| rng.sentence()).collect();
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let mut group = c.benchmark_group("embed");

@@ -16,6 +16,7 @@ use anyhow::{bail, Context};
 use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 use clap::Parser;
 use serde::Serialize;
+use xsignal::rng::SplitMix64;
 
 // ---------------------------------------------------------------- flags
 
@@ -53,7 +54,7 @@ fn parse_start(value: &str) -> Result<DateTime<Utc>, String> {
 /// splitmix64: tiny, fast, and stable across platforms and Rust versions.
 #[derive(Clone, Debug)]
 struct Rng {
-    state: u64,
+    inner: SplitMix64,
 }
 
 impl Rng {
@@ -65,18 +66,14 @@ impl Rng {
             hash = hash.wrapping_mul(0x0100_0000_01b3);
         }
         let mut rng = Rng {
-            state: seed ^ hash.rotate_left(17),
+            inner: SplitMix64::new(seed ^ hash.rotate_left(17)),
         };
         rng.next_u64();
         rng
     }
 
     fn next_u64(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        self.inner.next_u64()
     }
 
     /// Uniform in [0, 1).

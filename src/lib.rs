@@ -16,6 +16,7 @@ pub mod ingest;
 pub mod models;
 pub mod pipeline;
 pub mod query;
+pub mod rng;
 pub mod sentiment;
 pub mod text;
 pub mod topics;

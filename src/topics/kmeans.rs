@@ -44,37 +44,7 @@ impl Matrix {
     }
 }
 
-/// splitmix64: a tiny, fast, seeded PRNG (Steele, Lea and Flood 2014). Deterministic on every platform.
-pub(crate) struct SplitMix64 {
-    state: u64,
-}
-
-impl SplitMix64 {
-    /// A generator seeded with `seed`.
-    pub(crate) fn new(seed: u64) -> SplitMix64 {
-        SplitMix64 { state: seed }
-    }
-
-    /// The next 64 random bits.
-    pub(crate) fn next_u64(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A uniform number in [0, 1).
-    pub(crate) fn next_f64(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// A uniform index in [0, n); `n` must be positive.
-    pub(crate) fn below(&mut self, n: usize) -> usize {
-        debug_assert!(n > 0);
-        ((self.next_f64() * n as f64) as usize).min(n.saturating_sub(1))
-    }
-}
+pub(crate) use crate::rng::SplitMix64;
 
 /// Dot product with eight independent accumulators (vectorises well), added in a fixed order.
 pub(crate) fn dot(left: &[f32], right: &[f32]) -> f32 {

@@ -167,15 +167,11 @@ const VOCAB: &[&str] = &[
 ];
 
 /// Deterministic pseudo-random numbers (splitmix64).
-struct Rng(u64);
+struct Rng(crate::rng::SplitMix64);
 
 impl Rng {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
     fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
@@ -232,7 +228,7 @@ impl Default for Background {
 /// Background traffic: random ordinary words from 3000 authors, topics 0..4 (topic 5 rare), 20 %
 /// negative.
 fn background(spec: &Background) -> Vec<Owned> {
-    let mut rng = Rng(spec.seed);
+    let mut rng = Rng(crate::rng::SplitMix64::new(spec.seed));
     let mut out = Vec::new();
     for hour in 0..spec.days * 24 {
         let hour_of_day = (hour % 24) as f64;
@@ -286,7 +282,7 @@ fn slow_burn(
     authors: usize,
     seed: u64,
 ) -> Vec<Owned> {
-    let mut rng = Rng(seed);
+    let mut rng = Rng(crate::rng::SplitMix64::new(seed));
     let mut out = Vec::new();
     for hour in from_day * 24..20 * 24 {
         let progress = ((hour - from_day * 24) as f64 / (rise_days * 24) as f64).min(1.0);
@@ -486,7 +482,7 @@ fn exact_duplicate_flood_is_not_flagged() {
 #[test]
 fn near_duplicate_spam_from_one_author_is_not_flagged() {
     let mut owned = background(&Background::default());
-    let mut rng = Rng(99);
+    let mut rng = Rng(crate::rng::SplitMix64::new(99));
     let emoji = ["✨", "🤑", "💥", ""];
     for n in 0..300 {
         let text = format!(
@@ -527,7 +523,7 @@ fn single_bucket_blip_fails_the_persistence_gate() {
     };
     let blip = |spacing_minutes: i64| {
         let mut owned = background(&Background::default());
-        let mut rng = Rng(5);
+        let mut rng = Rng(crate::rng::SplitMix64::new(5));
         for n in 0..6 {
             owned.push(Owned {
                 id: format!("r{n}"),
@@ -576,7 +572,7 @@ fn seasonality_and_volume_surge_flag_nothing() {
 #[test]
 fn topic_volume_rise_and_negative_shift_are_flagged() {
     let mut owned = background(&Background::default());
-    let mut rng = Rng(21);
+    let mut rng = Rng(crate::rng::SplitMix64::new(21));
     // Topic 5 (normally 2 % of traffic) gains up to 8 comments an hour from day 12.
     for hour in 12 * 24..20 * 24 {
         let progress = ((hour - 12 * 24) as f64 / 48.0).min(1.0);
@@ -640,7 +636,7 @@ fn output_is_deterministic_across_threads_and_input_order() {
     assert!(!one.signals.is_empty());
     assert_eq!(one, two);
     let mut shuffled = owned.clone();
-    let mut rng = Rng(3);
+    let mut rng = Rng(crate::rng::SplitMix64::new(3));
     for index in (1..shuffled.len()).rev() {
         let other = rng.below(index + 1);
         shuffled.swap(index, other);
