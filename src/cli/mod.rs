@@ -69,6 +69,8 @@ enum Command {
     Train(train::Args),
     /// Evaluate a stage on labelled data.
     Eval(eval::Args),
+    /// Print the default pipeline config (TOML), a starting point for `--config`.
+    Config,
 }
 
 /// An error with the exit code it should produce.
@@ -109,6 +111,8 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(&cli.global.log);
     if let Some(threads) = cli.global.threads {
+        // The encoder's own thread pool reads this once, on first use.
+        std::env::set_var("CANDLE_NUM_THREADS", threads.to_string());
         if let Err(error) = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build_global()
@@ -125,6 +129,9 @@ pub fn main() -> ExitCode {
         Command::Models(args) => models::run(args, &cli.global),
         Command::Train(args) => train::run(args, &cli.global),
         Command::Eval(args) => eval::run(args, &cli.global),
+        Command::Config => print(&xsignal::Config::default().to_toml())
+            .map(|()| EXIT_OK)
+            .map_err(CliError::from),
     };
     match outcome {
         Ok(code) => ExitCode::from(code),

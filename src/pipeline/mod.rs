@@ -168,6 +168,9 @@ pub fn analyze(
         ingest::ingest_files(&options.files, &options.columns, &config.ingest)
     })?;
     let rows_read: u64 = ingested.files.iter().map(|file| file.rows).sum();
+    if let Some(timing) = timer.timings.last_mut() {
+        timing.items = rows_read;
+    }
 
     let mut stored = workspace.load_store()?;
     let known: HashMap<&str, usize> = stored

@@ -202,7 +202,7 @@ pub(crate) fn find_clusters(matrix: &Matrix, train: &[usize], config: &TopicsCon
     let mut rng = SplitMix64::new(config.seed);
     let mut centroids = seed_plus_plus(matrix, train, wanted, &mut rng);
     lloyd(matrix, train, &mut centroids, config.max_iterations);
-    let merged = merge_similar(matrix, train, centroids, config.merge_similarity);
+    let merged = merge_similar(matrix, train, centroids, config.merge_similarity as f32);
     dissolve_small(matrix, train, merged, min_size)
 }
 

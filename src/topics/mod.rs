@@ -40,14 +40,14 @@ pub struct TopicsConfig {
     /// Upper bound of the automatic number of clusters.
     pub max_clusters: usize,
     /// Clusters whose centroids have at least this cosine are merged into one topic.
-    pub merge_similarity: f32,
+    pub merge_similarity: f64,
     /// Smallest topic, in non-duplicate comments; smaller clusters are dissolved into their neighbours.
     pub min_topic_size: usize,
     /// Comments whose cosine to every topic centroid is below this stay without a topic (outliers).
-    pub min_similarity: f32,
+    pub min_similarity: f64,
     /// In an incremental run, a comment joins an existing topic when its cosine to that topic's
     /// centroid is at least this; the others are clustered anew.
-    pub assign_similarity: f32,
+    pub assign_similarity: f64,
     /// Most k-means iterations; clustering stops earlier once at most 0.1% of the comments move.
     pub max_iterations: usize,
     /// Number of key phrases per topic.
@@ -172,7 +172,7 @@ pub fn cluster(
     {
         if let Some((index, similarity)) = found {
             best_old[row] = Some((old_slots[index], similarity));
-            if similarity >= config.assign_similarity {
+            if similarity >= config.assign_similarity as f32 {
                 slot_of[row] = Some(old_slots[index]);
                 continue;
             }
@@ -193,7 +193,7 @@ pub fn cluster(
     let mut first_original = vec![usize::MAX; new_count];
     for (&row, found) in remaining.iter().zip(&new_found) {
         if let Some((cluster, similarity)) = *found {
-            if similarity >= config.min_similarity && !inputs[row].duplicate {
+            if similarity >= config.min_similarity as f32 && !inputs[row].duplicate {
                 originals[cluster] += 1;
                 first_original[cluster] = first_original[cluster].min(row);
             }
@@ -223,7 +223,7 @@ pub fn cluster(
     let mut leftover = Vec::new();
     for (&row, found) in remaining.iter().zip(&new_found) {
         let new_slot = found
-            .filter(|&(_, similarity)| similarity >= config.min_similarity)
+            .filter(|&(_, similarity)| similarity >= config.min_similarity as f32)
             .and_then(|(cluster, _)| slot_of_new[cluster]);
         match new_slot {
             Some(slot) => slot_of[row] = Some(slot),
@@ -241,7 +241,7 @@ pub fn cluster(
             (None, new) => new,
         };
         if let Some((slot, similarity)) = best {
-            if similarity >= config.min_similarity {
+            if similarity >= config.min_similarity as f32 {
                 slot_of[row] = Some(slot);
             }
         }
