@@ -140,6 +140,34 @@ mod tests {
     }
 
     #[test]
+    fn stopword_lists_match_their_provenance() {
+        use sha2::{Digest, Sha256};
+        let provenance = include_str!("PROVENANCE.md");
+        for (name, text) in [
+            ("stopwords_en.txt", include_str!("stopwords_en.txt")),
+            ("stopwords_de.txt", include_str!("stopwords_de.txt")),
+        ] {
+            let digest: String = Sha256::digest(text.as_bytes())
+                .iter()
+                .map(|byte| format!("{byte:02x}"))
+                .collect();
+            let row = provenance
+                .lines()
+                .find(|line| line.contains(name))
+                .expect("listed in PROVENANCE.md");
+            assert!(
+                row.contains(&digest),
+                "{name}: sha256 {digest} is not the one in PROVENANCE.md"
+            );
+            let words = text.split_whitespace().count();
+            assert!(
+                row.contains(&format!("| {words} |")),
+                "{name}: {words} words"
+            );
+        }
+    }
+
+    #[test]
     fn stopwords_cover_both_languages() {
         assert!(is_stopword("the", Lang::En));
         assert!(is_stopword("und", Lang::De));
