@@ -75,7 +75,11 @@ fn embed_rows(
     std::fs::create_dir_all(cache_dir)?;
     let mut cache = EmbeddingCache::open(&cache_dir.join("embeddings.bin"), encoder.dim())?;
     let bar = indicatif::ProgressBar::new(texts.len() as u64);
-    let vectors = embed::embed_cached(encoder, &mut cache, texts, &|done| bar.inc(done as u64))?;
+    let slots = embed::embed_cached(encoder, &mut cache, texts, &|done| bar.inc(done as u64))?;
+    let vectors: Vec<Vec<f32>> = slots
+        .iter()
+        .map(|&slot| cache.vector(slot).to_vec())
+        .collect();
     bar.finish_and_clear();
     Ok(vectors)
 }

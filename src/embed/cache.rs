@@ -91,9 +91,17 @@ impl EmbeddingCache {
 
     /// The cached vector for `key`.
     pub fn get(&self, key: &CacheKey) -> Option<&[f32]> {
-        self.index
-            .get(key)
-            .map(|&slot| &self.vectors[slot * self.dim..(slot + 1) * self.dim])
+        self.slot(key).map(|slot| self.vector(slot))
+    }
+
+    /// The slot of `key`'s vector, if cached.
+    pub fn slot(&self, key: &CacheKey) -> Option<usize> {
+        self.index.get(key).copied()
+    }
+
+    /// The vector in `slot` (a value returned by [`EmbeddingCache::slot`]).
+    pub fn vector(&self, slot: usize) -> &[f32] {
+        &self.vectors[slot * self.dim..(slot + 1) * self.dim]
     }
 
     /// Adds a vector (kept in memory until [`EmbeddingCache::flush`]).

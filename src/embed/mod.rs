@@ -188,14 +188,15 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
-/// Embeds `texts`, taking what is cached and encoding (and caching) only the rest.
+/// Embeds `texts`, taking what is cached and encoding (and caching) only the rest, and returns each
+/// text's cache slot (read the vector with [`EmbeddingCache::vector`]; vectors are not copied).
 /// `progress` counts texts as they are finished, cached ones included.
 pub fn embed_cached(
     encoder: &Encoder,
     cache: &mut EmbeddingCache,
     texts: &[&str],
     progress: &(dyn Fn(usize) + Sync),
-) -> Result<Vec<Vec<f32>>> {
+) -> Result<Vec<usize>> {
     let keys: Vec<cache::CacheKey> = texts
         .par_iter()
         .map(|text| EmbeddingCache::key(encoder.fingerprint(), text))
@@ -219,7 +220,7 @@ pub fn embed_cached(
     }
     Ok(keys
         .iter()
-        .map(|key| cache.get(key).expect("every text is cached now").to_vec())
+        .map(|key| cache.slot(key).expect("every text is cached now"))
         .collect())
 }
 

@@ -247,9 +247,10 @@ pub fn analyze(
         .map(|comment| comment.text.as_str())
         .collect();
     let bar = progress_bar(options.progress, total, "embed");
-    let embeddings = timer.time("embed", total, || {
+    let slots = timer.time("embed", total, || {
         embed::embed_cached(&encoder, &mut cache, &texts, &|done| bar.inc(done as u64))
     })?;
+    let embeddings: Vec<&[f32]> = slots.iter().map(|&slot| cache.vector(slot)).collect();
     bar.finish_and_clear();
     let encoded = (cache.len() - cached_before) as u64;
 

@@ -29,7 +29,7 @@ pub(crate) struct Matrix {
 impl Matrix {
     /// Wraps `data`, which holds `data.len() / dim` rows of `dim` values.
     pub(crate) fn new(data: Vec<f32>, dim: usize) -> Matrix {
-        debug_assert!(dim == 0 || data.len() % dim == 0);
+        debug_assert!(dim == 0 || data.len().is_multiple_of(dim));
         Matrix { data, dim }
     }
 
