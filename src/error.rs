@@ -6,7 +6,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A file could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The file or folder.
         path: PathBuf,
@@ -15,7 +15,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// A JSON document in a workspace or model file could not be read.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Json {
         /// The file.
         path: PathBuf,
@@ -38,16 +38,16 @@ pub enum Error {
         path: PathBuf,
     },
     /// The transformer failed.
-    #[error("encoder: {0}")]
+    #[error("encoder")]
     Candle(#[from] candle_core::Error),
     /// The tokenizer failed (its errors are boxed strings upstream).
     #[error("tokenizer: {0}")]
     Tokenizer(String),
     /// The search index failed.
-    #[error("index: {0}")]
+    #[error("index")]
     Index(#[from] tantivy::TantivyError),
     /// A search query could not be parsed.
-    #[error("query: {0}")]
+    #[error("query")]
     Query(#[from] tantivy::query::QueryParserError),
     /// An input or argument is invalid.
     #[error("{0}")]
