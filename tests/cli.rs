@@ -3,7 +3,7 @@
 use crate::common::{run, xsignal};
 
 #[test]
-fn unknown_input_format_is_a_usage_error() {
+fn missing_model_says_to_fetch_it() {
     let temp = tempfile::tempdir().unwrap();
     let input = temp.path().join("comments.xml");
     std::fs::write(&input, "<x/>").unwrap();
@@ -12,7 +12,7 @@ fn unknown_input_format_is_a_usage_error() {
         .args(["analyze", "--workspace"])
         .arg(temp.path().join("ws"))
         .arg(&input));
-    // Without a model the model check comes first (exit 1); with one, the format check (exit 2).
+    // The model is loaded before any input is read, so a missing model fails first, with exit 1.
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());
     assert!(stderr.contains("xsignal models fetch"), "{stderr}");
@@ -57,4 +57,24 @@ fn bad_config_is_a_usage_error() {
         .arg(&input));
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("not_a_key"));
+}
+
+#[test]
+fn unknown_input_format_is_a_usage_error() {
+    if !crate::common::model_available() {
+        return;
+    }
+    let temp = tempfile::tempdir().unwrap();
+    let input = temp.path().join("comments.xml");
+    std::fs::write(&input, "<x/>").unwrap();
+    let output = run(xsignal()
+        .args(["analyze", "--workspace"])
+        .arg(temp.path().join("ws"))
+        .arg(&input));
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("comments.xml: unknown input format"),
+        "{stderr}"
+    );
 }

@@ -72,8 +72,8 @@ pub struct AnalyzeSummary {
     pub unassigned: u64,
     /// Signals flagged.
     pub signals: u64,
-    /// Trend bucket width in seconds.
-    pub bucket_seconds: i64,
+    /// Trend bucket width in seconds; `None` when the run kept the earlier outputs.
+    pub bucket_seconds: Option<i64>,
     /// True when nothing new was added and the config is unchanged: the outputs were kept as they
     /// were (only new rejects were recorded).
     pub unchanged: bool,
@@ -227,7 +227,7 @@ pub fn analyze(
             topics: topics.len() as u64,
             unassigned: enriched.iter().filter(|c| c.topic.is_none()).count() as u64,
             signals: signals.len() as u64,
-            bucket_seconds: 0,
+            bucket_seconds: None,
             unchanged: true,
             timings: timer.timings,
         });
@@ -371,7 +371,7 @@ pub fn analyze(
             .filter(|comment| comment.topic.is_none())
             .count() as u64,
         signals: trended.signals.len() as u64,
-        bucket_seconds: trended.bucket_seconds,
+        bucket_seconds: Some(trended.bucket_seconds),
         unchanged: false,
         timings: timer.timings,
     };
