@@ -37,6 +37,22 @@ pub enum Error {
         /// The missing file or folder.
         path: PathBuf,
     },
+    /// The configured encoder backend is not compiled into this build.
+    #[error("encoder backend `{backend}` is not in this build: rebuild with `--features {feature}` (or use `--backend candle`)")]
+    BackendNotCompiled {
+        /// The backend asked for.
+        backend: &'static str,
+        /// The cargo feature that compiles it in.
+        feature: &'static str,
+    },
+    /// An encoder backend other than candle failed.
+    #[error("encoder ({backend}): {message}")]
+    Backend {
+        /// The backend.
+        backend: &'static str,
+        /// What went wrong.
+        message: String,
+    },
     /// The transformer failed.
     #[error("encoder")]
     Candle(#[from] candle_core::Error),

@@ -24,6 +24,9 @@ pub struct Args {
     /// Trend bucket width, e.g. 1h, 6h, 1d (default: from the data's span).
     #[arg(long)]
     bucket: Option<String>,
+    /// Encoder backend (overrides the config's `embed.backend`): candle, onnx or rust-bert.
+    #[arg(long, value_enum)]
+    backend: Option<xsignal::embed::Backend>,
     /// Column or key holding the text.
     #[arg(long, default_value = "text")]
     text_col: String,
@@ -64,6 +67,9 @@ pub fn run(args: &Args, global: &GlobalOpts) -> CliResult {
     if let Some(bucket) = &args.bucket {
         xsignal::trends::parse_bucket(bucket).map_err(CliError::usage)?;
         config.trends.bucket = Some(bucket.clone());
+    }
+    if let Some(backend) = args.backend {
+        config.embed.backend = backend;
     }
     let options = AnalyzeOptions {
         files: args.files.clone(),

