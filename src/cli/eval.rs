@@ -36,6 +36,9 @@ struct SentimentArgs {
     /// Score only the rows of the hold-out rule (for sets that have only a training split).
     #[arg(long)]
     holdout: bool,
+    /// Encoder backend (default: the config default).
+    #[arg(long, value_enum)]
+    backend: Option<xsignal::embed::Backend>,
     /// Write predictions (JSONL) here.
     #[arg(long)]
     predictions: Option<PathBuf>,
@@ -51,6 +54,9 @@ struct SentimentArgs {
 struct TopicsArgs {
     /// Labelled JSONL file.
     file: PathBuf,
+    /// Encoder backend (default: the config default).
+    #[arg(long, value_enum)]
+    backend: Option<xsignal::embed::Backend>,
     /// Embedding cache folder.
     #[arg(long, default_value = ".xsignal-cache")]
     cache: PathBuf,
@@ -85,7 +91,10 @@ fn embed_rows(
 }
 
 fn run_sentiment(args: &SentimentArgs, global: &GlobalOpts) -> CliResult {
-    let config = Config::default();
+    let mut config = Config::default();
+    if let Some(backend) = args.backend {
+        config.embed.backend = backend;
+    }
     let encoder = Encoder::load(&global.models, &config.embed)?;
     let head = SentimentHead::load(&global.models.join(&config.sentiment.head))?;
     let rows: Vec<_> = eval::read_labelled(&args.file)?
@@ -152,7 +161,10 @@ fn run_sentiment(args: &SentimentArgs, global: &GlobalOpts) -> CliResult {
 }
 
 fn run_topics(args: &TopicsArgs, global: &GlobalOpts) -> CliResult {
-    let config = Config::default();
+    let mut config = Config::default();
+    if let Some(backend) = args.backend {
+        config.embed.backend = backend;
+    }
     let encoder = Encoder::load(&global.models, &config.embed)?;
     let rows = eval::read_labelled(&args.file)?;
     let texts: Vec<&str> = rows.iter().map(|row| row.text.as_str()).collect();

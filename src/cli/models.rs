@@ -53,7 +53,7 @@ pub fn run(args: &Args, global: &GlobalOpts) -> CliResult {
     }
     if cfg!(feature = "onnx") {
         let model = models::PACKAGES[0].name;
-        let graph = global.models.join(model).join("model.onnx");
+        let dir = global.models.join(model);
         match args.command {
             ModelsCommand::Fetch => {
                 let verb = match models::export_onnx(&global.models, model)? {
@@ -62,11 +62,14 @@ pub fn run(args: &Args, global: &GlobalOpts) -> CliResult {
                         "built from model.safetensors by scripts/export_onnx.py"
                     }
                 };
-                eprintln!("{model} ONNX graph: {verb} ({})", graph.display());
+                eprintln!(
+                    "{model} ONNX graphs (model.onnx, model-int8.onnx): {verb} in {}",
+                    dir.display()
+                );
             }
             ModelsCommand::Status => eprintln!(
-                "{model} ONNX graph: {}",
-                if graph.is_file() {
+                "{model} ONNX graphs: {}",
+                if dir.join("model.onnx").is_file() && dir.join("model-int8.onnx").is_file() {
                     "present"
                 } else {
                     "missing (run `xsignal models fetch`)"

@@ -17,7 +17,7 @@ use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
 use ort::value::TensorRef;
 
-use super::{require_files, Runner};
+use super::Runner;
 use crate::error::{Error, Result};
 
 /// The ONNX Runtime library `xsignal models fetch` installs, relative to the models folder.
@@ -59,16 +59,21 @@ fn environment(library: &Path) -> Result<Environment> {
 }
 
 impl OnnxRunner {
-    /// Loads the runtime (once per process) and `workers` sessions of `dir/model.onnx`.
-    pub(crate) fn load(models_dir: &Path, dir: &Path, workers: usize) -> Result<OnnxRunner> {
-        require_files(dir, &["model.onnx"])?;
+    /// Loads the runtime (once per process) and `workers` sessions of the `graph` file.
+    pub(crate) fn load(models_dir: &Path, graph: &Path, workers: usize) -> Result<OnnxRunner> {
+        if !graph.is_file() {
+            return Err(Error::ModelMissing {
+                path: graph.to_path_buf(),
+            });
+        }
         let library = runtime_library(models_dir);
         if !library.is_file() {
             return Err(Error::ModelMissing { path: library });
         }
         let environment = environment(&library)?;
-        let model = std::fs::read(dir.join("model.onnx"))
-            .map_err(|source| Error::io(dir.join("model.onnx"), source))?;
+        let model = std::fs::read(graph).map_err(|source| Error::io(graph, source))?;
+        // The sessions share their pre-packed weight matrices.
+        let prepacked = ort::session::builder::PrepackedWeights::new();
         let sessions = (0..workers.max(1))
             .map(|_| {
                 Session::builder(&environment)
@@ -78,6 +83,8 @@ impl OnnxRunner {
                     .with_intra_threads(1)
                     .map_err(failed)?
                     .with_inter_threads(1)
+                    .map_err(failed)?
+                    .with_prepacked_weights(&prepacked)
                     .map_err(failed)?
                     .commit_from_memory(&model)
                     .map(Mutex::new)

@@ -82,8 +82,17 @@ fn varied_texts() -> Vec<String> {
     texts
 }
 
-/// One test body runs on every backend this build has: each agrees with candle (cosine ≥ 0.999)
-/// on the same texts, a long text (several windows) included.
+/// The least cosine to candle a backend must reach on every text: fp32 backends compute the same
+/// function (up to float rounding), the int8 graph an approximation of it.
+fn required_agreement(backend: Backend) -> f32 {
+    match backend {
+        Backend::OnnxInt8 => 0.98,
+        _ => 0.999,
+    }
+}
+
+/// One test body runs on every backend this build has: each agrees with candle (cosine ≥ 0.999
+/// for fp32, ≥ 0.98 for int8) on the same texts, a long text (several windows) included.
 #[test]
 fn every_compiled_backend_agrees_with_candle() {
     let Some(reference) = load(Backend::Candle) else {
@@ -100,7 +109,7 @@ fn every_compiled_backend_agrees_with_candle() {
         for (index, (got, want)) in vectors.iter().zip(&expected).enumerate() {
             let similarity = cosine(got, want);
             assert!(
-                similarity >= 0.999,
+                similarity >= required_agreement(backend),
                 "{backend} text {index}: cosine {similarity}"
             );
         }

@@ -122,23 +122,37 @@ const EXPORT_REQUIREMENTS: &[&str] = &[
     "onnxruntime==1.31.1",
 ];
 
-/// sha256 of the graph the builder writes for each model (the builder is deterministic with the
-/// pinned packages above; a different digest means different weights or packages).
-pub const ONNX_GRAPHS: &[(&str, &str)] = &[(
-    "all-MiniLM-L6-v2",
-    "e1c3ae9536be31d8fd9f713ce9c03836258fc3ab111e2309c6da4b2a3f76bdcd",
-)];
+/// sha256 of the graphs the builder writes for each model: (model, file, digest). The builder is
+/// deterministic with the pinned packages above; a different digest means different weights or
+/// packages.
+pub const ONNX_GRAPHS: &[(&str, &str, &str)] = &[
+    (
+        "all-MiniLM-L6-v2",
+        "model.onnx",
+        "57c935037df03f3ad66fb700360947f546ea994b92050065a07f49f68c7bf5c6",
+    ),
+    (
+        "all-MiniLM-L6-v2",
+        "model-int8.onnx",
+        "a709ee1c039b8af6d18b78fee81243a85568efb2aea441790ccc04ee7bb4d538",
+    ),
+];
 
-/// Builds `models_dir/<model>/model.onnx` from the model's safetensors unless a graph with the
-/// expected digest is already there. The builder checks the graph against a NumPy forward pass of
-/// the same weights before writing it.
+/// Builds `model.onnx` and `model-int8.onnx` in `models_dir/<model>` from the model's safetensors,
+/// unless both are there with the recorded digests. The builder checks the fp32 graph against a
+/// NumPy forward pass of the same weights, and the int8 graph against the fp32 one.
 pub fn export_onnx(models_dir: &Path, model: &str) -> Result<FetchOutcome> {
-    let target = models_dir.join(model).join("model.onnx");
-    let expected = ONNX_GRAPHS
+    let dir = models_dir.join(model);
+    let graphs: Vec<(PathBuf, &str)> = ONNX_GRAPHS
         .iter()
-        .find(|(name, _)| *name == model)
-        .map(|(_, digest)| *digest);
-    if target.is_file() && Some(sha256_file(&target)?.as_str()) == expected {
+        .filter(|(name, _, _)| *name == model)
+        .map(|(_, file, digest)| (dir.join(file), *digest))
+        .collect();
+    let mut present = !graphs.is_empty();
+    for (path, digest) in &graphs {
+        present &= path.is_file() && sha256_file(path)? == *digest;
+    }
+    if present {
         return Ok(FetchOutcome::AlreadyPresent);
     }
     let python = std::env::var("XSIGNAL_PYTHON").unwrap_or_else(|_| "python3".to_string());
@@ -158,16 +172,13 @@ pub fn export_onnx(models_dir: &Path, model: &str) -> Result<FetchOutcome> {
         .args(EXPORT_REQUIREMENTS))?;
     let script = venv.join("export_onnx.py");
     std::fs::write(&script, EXPORT_SCRIPT).map_err(|source| Error::io(&script, source))?;
-    run(Command::new(&venv_python)
-        .arg(&script)
-        .arg(models_dir.join(model))
-        .arg(&target))?;
-    let actual = sha256_file(&target)?;
-    if let Some(expected) = expected {
-        if actual != expected {
+    run(Command::new(&venv_python).arg(&script).arg(&dir))?;
+    for (path, expected) in &graphs {
+        let actual = sha256_file(path)?;
+        if actual != *expected {
             tracing::warn!(
                 "{}: sha256 {actual} differs from the recorded {expected} (the graph passed its numeric check)",
-                target.display()
+                path.display()
             );
         }
     }

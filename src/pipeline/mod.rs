@@ -144,6 +144,9 @@ pub fn exact_duplicates(comments: &[Comment]) -> Vec<Option<usize>> {
         .collect()
 }
 
+/// Memory budget of the tantivy writer (more only saves merges; indexing is a small share of the run).
+const INDEX_WRITER_MEMORY: usize = 64_000_000;
+
 /// Runs the whole pipeline over `options.files`, adding to the workspace.
 pub fn analyze(
     workspace: &Workspace,
@@ -252,6 +255,8 @@ pub fn analyze(
     })?;
     let embeddings: Vec<&[f32]> = slots.iter().map(|&slot| cache.vector(slot)).collect();
     bar.finish_and_clear();
+    // The encoder's sessions hold a few hundred MB; the later stages do not need them.
+    drop(encoder);
     let encoded = (cache.len() - cached_before) as u64;
 
     let sentiments: Vec<Sentiment> = timer.time("sentiment", total, || {
@@ -347,7 +352,7 @@ pub fn analyze(
         .map(|(comment, enriched)| index::IndexDoc { comment, enriched })
         .collect();
     timer.time("index", total, || {
-        index::build(&workspace.path("index"), &index_docs, 200_000_000)
+        index::build(&workspace.path("index"), &index_docs, INDEX_WRITER_MEMORY)
     })?;
 
     let rejects = merge_rejects(&workspace.path("rejects.jsonl"), rejects)?;
