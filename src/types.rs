@@ -139,6 +139,19 @@ pub struct Sentiment {
     pub confidence: f32,
 }
 
+/// The sentiment of one sentence of a comment.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SentenceSentiment {
+    /// Byte offset of the sentence's first byte in the comment text.
+    pub start: usize,
+    /// Byte offset just past the sentence's last byte.
+    pub end: usize,
+    /// The sentence's label.
+    pub label: SentimentLabel,
+    /// The sentence's polarity in [-1, 1].
+    pub score: f32,
+}
+
 /// Topic id. Ids are never reused within a workspace.
 pub type TopicId = u32;
 
@@ -180,8 +193,11 @@ pub struct EnrichedComment {
     pub timestamp: Option<DateTime<Utc>>,
     /// Source or channel, if known.
     pub source: Option<String>,
-    /// Sentiment.
+    /// Sentiment (of a comment of several sentences: aggregated from them).
     pub sentiment: Sentiment,
+    /// The sentences with their sentiment, when the comment has more than one (absent: one sentence).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sentences: Vec<SentenceSentiment>,
     /// Topic, or `None` when unassigned.
     pub topic: Option<TopicId>,
     /// Similarity of the comment to its topic's centroid (cosine), when assigned.
@@ -201,7 +217,7 @@ pub struct Topic {
     pub keywords: Vec<String>,
     /// Number of comments assigned.
     pub size: u64,
-    /// Sentiment mix of the assigned comments.
+    /// Sentiment mix of the topic: its comments' sentences, each counted for the topic nearest it.
     pub sentiment: SentimentCounts,
     /// Ids of representative comments, most typical first.
     pub representatives: Vec<String>,

@@ -6,10 +6,11 @@ use std::time::Instant;
 
 use xsignal::embed::{self, EmbeddingCache, Encoder};
 use xsignal::eval::{self, clustering, sentiment};
+use xsignal::sentiment::sentences::score_comments;
 use xsignal::sentiment::SentimentHead;
 use xsignal::text::{content_terms, LangStemmer};
 use xsignal::topics::{self, TopicInput};
-use xsignal::types::SentimentLabel;
+use xsignal::types::{Lang, SentimentLabel};
 use xsignal::Config;
 
 use super::{print, CliError, CliResult, GlobalOpts, EXIT_OK};
@@ -39,6 +40,10 @@ struct SentimentArgs {
     /// Encoder backend (default: the config default).
     #[arg(long, value_enum)]
     backend: Option<xsignal::embed::Backend>,
+    /// Weight of the whole text against its sentences (default: the config's
+    /// `sentiment.whole_weight`).
+    #[arg(long)]
+    whole_weight: Option<f32>,
     /// Write predictions (JSONL) here.
     #[arg(long)]
     predictions: Option<PathBuf>,
@@ -102,12 +107,28 @@ fn run_sentiment(args: &SentimentArgs, global: &GlobalOpts) -> CliResult {
         .filter(|row| !args.holdout || eval::is_holdout(&row.id))
         .collect();
     let texts: Vec<&str> = rows.iter().map(|row| row.text.as_str()).collect();
+    let langs: Vec<Lang> = rows.iter().map(|row| row.lang).collect();
     let started = Instant::now();
-    let vectors = embed_rows(&encoder, &args.cache, &texts)?;
-    let probabilities: Vec<[f32; 3]> = vectors
-        .iter()
-        .map(|vector| head.probabilities(vector))
-        .collect();
+    // The same path as `analyze`: whole comment and sentences, aggregated.
+    std::fs::create_dir_all(&args.cache)?;
+    let mut cache = EmbeddingCache::open(&args.cache.join("embeddings.bin"), encoder.dim())?;
+    let bar = indicatif::ProgressBar::new(texts.len() as u64);
+    let slots = embed::embed_cached(&encoder, &mut cache, &texts, &|done| bar.inc(done as u64))?;
+    bar.finish_and_clear();
+    let whole_weight = args.whole_weight.unwrap_or(config.sentiment.whole_weight);
+    let probabilities: Vec<[f32; 3]> = score_comments(
+        &head,
+        &encoder,
+        &mut cache,
+        &texts,
+        &langs,
+        &slots,
+        config.sentiment.sentences.then_some(whole_weight),
+        &|_| {},
+    )?
+    .into_iter()
+    .map(|scored| scored.probabilities)
+    .collect();
     let seconds = started.elapsed().as_secs_f64();
     let mut scored = Vec::with_capacity(rows.len());
     for row in &rows {

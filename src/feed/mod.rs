@@ -94,7 +94,8 @@ pub fn report(
     let _ = writeln!(out, "## Topics\n");
     let _ = writeln!(
         out,
-        "{} topics; {} comments unassigned.\n",
+        "{} topics; {} comments unassigned. Size counts comments; the sentiment columns count \
+         sentences (each for the topic nearest to it).\n",
         summary.topics, summary.unassigned
     );
     let mut by_size: Vec<&&Topic> = topics.iter().collect();

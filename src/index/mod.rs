@@ -493,6 +493,7 @@ pub(crate) mod tests {
                 score,
                 confidence: 0.9,
             },
+            sentences: Vec::new(),
             topic,
             topic_confidence: topic.map(|_| 0.5),
             duplicate_of: None,

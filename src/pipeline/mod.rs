@@ -13,11 +13,11 @@ use crate::config::Config;
 use crate::embed::{self, EmbeddingCache, Encoder};
 use crate::error::{Error, Result};
 use crate::ingest::{self, ColumnMap, FileStats};
-use crate::sentiment::SentimentHead;
+use crate::sentiment::{self, SentimentHead};
 use crate::text::normalize_for_dedup;
-use crate::topics::{self, TopicInput, TopicState};
+use crate::topics::{self, SentimentUnit, TopicInput, TopicState};
 use crate::trends::{self, TrendDoc};
-use crate::types::{Comment, EnrichedComment, Reject, Sentiment, Signal, Topic};
+use crate::types::{Comment, EnrichedComment, Lang, Reject, Sentiment, Signal, Topic};
 use crate::workspace::{self, Workspace};
 use crate::{feed, index};
 
@@ -253,18 +253,35 @@ pub fn analyze(
     let slots = timer.time("embed", total, || {
         embed::embed_cached(&encoder, &mut cache, &texts, &|done| bar.inc(done as u64))
     })?;
-    let embeddings: Vec<&[f32]> = slots.iter().map(|&slot| cache.vector(slot)).collect();
     bar.finish_and_clear();
+    let encoded_comments = (cache.len() - cached_before) as u64;
+
+    // Sentence-level sentiment: the sentences of multi-sentence comments are encoded too.
+    let langs: Vec<Lang> = comments.iter().map(|comment| comment.lang).collect();
+    let mut scored = timer.time("sentiment", total, || {
+        sentiment::sentences::score_comments(
+            &head,
+            &encoder,
+            &mut cache,
+            &texts,
+            &langs,
+            &slots,
+            config
+                .sentiment
+                .sentences
+                .then_some(config.sentiment.whole_weight),
+            &|_| {},
+        )
+    })?;
     // The encoder's sessions hold a few hundred MB; the later stages do not need them.
     drop(encoder);
     let encoded = (cache.len() - cached_before) as u64;
-
-    let sentiments: Vec<Sentiment> = timer.time("sentiment", total, || {
-        Ok(embeddings
-            .par_iter()
-            .map(|embedding| head.predict(embedding))
-            .collect())
-    })?;
+    tracing::debug!(
+        "encoded {encoded_comments} comments and {} sentences",
+        encoded - encoded_comments
+    );
+    let embeddings: Vec<&[f32]> = slots.iter().map(|&slot| cache.vector(slot)).collect();
+    let sentiments: Vec<Sentiment> = scored.iter().map(|scored| scored.sentiment).collect();
 
     let state_path = workspace.path("topic_state.json");
     let previous: Option<TopicState> = if state_path.is_file() {
@@ -293,7 +310,7 @@ pub fn analyze(
             },
         )
         .collect();
-    let clustered = timer.time("topics", total, || {
+    let mut clustered = timer.time("topics", total, || {
         Ok(topics::cluster(
             &topic_inputs,
             previous.as_ref(),
@@ -301,6 +318,39 @@ pub fn analyze(
         ))
     })?;
     drop(topic_inputs);
+    // Topic sentiment counts sentences: a sentence counts for the topic nearest to it.
+    let units: Vec<SentimentUnit> = scored
+        .iter()
+        .zip(&clustered.assignments)
+        .flat_map(|(scored, assignment)| {
+            if scored.sentences.is_empty() {
+                vec![SentimentUnit::Comment(
+                    assignment.as_ref().map(|assignment| assignment.topic),
+                    scored.sentiment.label,
+                )]
+            } else {
+                scored
+                    .sentences
+                    .iter()
+                    .zip(&scored.sentence_slots)
+                    .map(|(sentence, &slot)| {
+                        SentimentUnit::Sentence(
+                            cache.vector(slot),
+                            assignment.as_ref().map(|assignment| assignment.topic),
+                            sentence.label,
+                        )
+                    })
+                    .collect()
+            }
+        })
+        .collect();
+    topics::sentence_sentiment(
+        &mut clustered.topics,
+        &clustered.state,
+        &units,
+        config.topics.sentence_min_similarity,
+    );
+    drop(units);
     let state_text = serde_json::to_string(&clustered.state).expect("topic state serialises");
     workspace::write_text(&state_path, &state_text)?;
 
@@ -313,6 +363,7 @@ pub fn analyze(
             timestamp: comment.timestamp,
             source: comment.source.clone(),
             sentiment: sentiments[index],
+            sentences: std::mem::take(&mut scored[index].sentences),
             topic: clustered.assignments[index]
                 .as_ref()
                 .map(|assignment| assignment.topic),

@@ -4,6 +4,7 @@
 //! confidence). The head is trained by [`train`] (`xsignal train sentiment`) on the training splits
 //! of the shared sentiment data and committed as `models/sentiment-head.json` with its provenance.
 
+pub mod sentences;
 pub mod train;
 
 use std::path::Path;
@@ -19,12 +20,20 @@ use crate::types::{Sentiment, SentimentLabel};
 pub struct SentimentConfig {
     /// File name of the trained head under the models directory.
     pub head: String,
+    /// Weight of the whole comment's prediction against its sentences' (0: sentences only, 1:
+    /// whole comment only) in the sentiment of a comment of several sentences.
+    pub whole_weight: f32,
+    /// Score the sentences of multi-sentence comments (encoding them costs about half the
+    /// encoder's time again); `false` scores whole comments only.
+    pub sentences: bool,
 }
 
 impl Default for SentimentConfig {
     fn default() -> Self {
         SentimentConfig {
             head: "sentiment-head.json".to_string(),
+            whole_weight: 0.5,
+            sentences: true,
         }
     }
 }

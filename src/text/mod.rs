@@ -10,6 +10,10 @@ use rust_stemmers::{Algorithm, Stemmer};
 
 use crate::types::Lang;
 
+mod sentences;
+
+pub use sentences::split_sentences;
+
 static STOP_EN: OnceLock<HashSet<&'static str>> = OnceLock::new();
 static STOP_DE: OnceLock<HashSet<&'static str>> = OnceLock::new();
 

@@ -21,6 +21,7 @@
 mod keywords;
 mod kmeans;
 
+use rayon::prelude::*;
 use std::cmp::Reverse;
 use std::collections::BTreeMap;
 
@@ -45,6 +46,9 @@ pub struct TopicsConfig {
     pub min_topic_size: usize,
     /// Comments whose cosine to every topic centroid is below this stay without a topic (outliers).
     pub min_similarity: f64,
+    /// Least cosine between a sentence and another topic's centroid for the sentence's sentiment to
+    /// count there instead of for its comment's topic.
+    pub sentence_min_similarity: f64,
     /// In an incremental run, a comment joins an existing topic when its cosine to that topic's
     /// centroid is at least this; the others are clustered anew.
     pub assign_similarity: f64,
@@ -66,6 +70,7 @@ impl Default for TopicsConfig {
             merge_similarity: 0.85,
             min_topic_size: 5,
             min_similarity: 0.2,
+            sentence_min_similarity: 0.5,
             assign_similarity: 0.45,
             max_iterations: 30,
             keywords: 8,
@@ -321,6 +326,66 @@ pub fn cluster(
         assignments,
         topics: described,
         state: TopicState { next_id, topics },
+    }
+}
+
+/// One sentiment-bearing unit for [`sentence_sentiment`]: a sentence of a multi-sentence comment
+/// (placed by its own embedding) or a whole single-sentence comment (placed by its assignment).
+pub enum SentimentUnit<'a> {
+    /// A sentence: its embedding, its comment's topic (if any) and its label.
+    Sentence(&'a [f32], Option<TopicId>, SentimentLabel),
+    /// A comment of one sentence: its topic (if any) and label.
+    Comment(Option<TopicId>, SentimentLabel),
+}
+
+/// Topic sentiment from sentences: a sentence counts for the live topic whose centroid is nearest to
+/// it when that cosine reaches `min_similarity` (short sentences are generic, so this bar is higher
+/// than the one for whole comments), else for its comment's topic. "Fast delivery, but the battery
+/// died" adds a positive to the delivery topic and a negative to the battery topic. Single-sentence
+/// comments count for their own topic. Replaces the `sentiment` counts of `topics` (which then
+/// count sentences).
+pub fn sentence_sentiment(
+    topics: &mut [Topic],
+    state: &TopicState,
+    units: &[SentimentUnit],
+    min_similarity: f64,
+) {
+    let live: Vec<&TopicCentroid> = state
+        .topics
+        .iter()
+        .filter(|topic| topics.binary_search_by_key(&topic.id, |t| t.id).is_ok())
+        .collect();
+    let placed: Vec<Option<(TopicId, SentimentLabel)>> = units
+        .par_iter()
+        .map(|unit| match *unit {
+            SentimentUnit::Comment(topic, label) => topic.map(|topic| (topic, label)),
+            SentimentUnit::Sentence(embedding, own, label) => {
+                let mut best: Option<(f32, TopicId)> = None;
+                for topic in &live {
+                    let similarity: f32 = topic
+                        .centroid
+                        .iter()
+                        .zip(embedding)
+                        .map(|(a, b)| a * b)
+                        .sum();
+                    if best.is_none_or(|(top, _)| similarity > top) {
+                        best = Some((similarity, topic.id));
+                    }
+                }
+                best.filter(|&(similarity, _)| similarity >= min_similarity as f32)
+                    .map(|(_, topic)| topic)
+                    .or(own)
+                    .map(|topic| (topic, label))
+            }
+        })
+        .collect();
+    for topic in topics.iter_mut() {
+        topic.sentiment = SentimentCounts::default();
+    }
+    for (topic, label) in placed.into_iter().flatten() {
+        if let Ok(index) = topics.binary_search_by_key(&topic, |t| t.id) {
+            topics[index].sentiment.add(label);
+        }
     }
 }
 
@@ -744,6 +809,59 @@ mod tests {
         assert_eq!(custom.min_topic_size, 3);
         assert_eq!(custom.merge_similarity, 0.85);
         assert!(toml::from_str::<TopicsConfig>("clusterz = 3").is_err());
+    }
+
+    #[test]
+    fn sentence_sentiment_counts_each_sentence_for_its_nearest_topic() {
+        let topic = |id: TopicId| Topic {
+            id,
+            label: format!("topic {id}"),
+            keywords: Vec::new(),
+            size: 1,
+            sentiment: SentimentCounts::default(),
+            representatives: Vec::new(),
+        };
+        let mut topics = vec![topic(1), topic(2)];
+        let state = TopicState {
+            next_id: 4,
+            topics: vec![
+                TopicCentroid {
+                    id: 1,
+                    centroid: vec![1.0, 0.0, 0.0],
+                    size: 1,
+                },
+                TopicCentroid {
+                    id: 2,
+                    centroid: vec![0.0, 1.0, 0.0],
+                    size: 1,
+                },
+                // A dead topic is never chosen.
+                TopicCentroid {
+                    id: 3,
+                    centroid: vec![0.0, 0.0, 1.0],
+                    size: 0,
+                },
+            ],
+        };
+        let delivery = [0.9f32, 0.1, 0.0];
+        let battery = [0.1f32, 0.95, 0.0];
+        let elsewhere = [0.0f32, 0.05, 1.0];
+        let units = [
+            SentimentUnit::Sentence(&delivery, Some(2), SentimentLabel::Positive),
+            SentimentUnit::Sentence(&battery, Some(2), SentimentLabel::Negative),
+            // Near no live topic: counts for its comment's topic, or nowhere.
+            SentimentUnit::Sentence(&elsewhere, Some(1), SentimentLabel::Negative),
+            SentimentUnit::Sentence(&elsewhere, None, SentimentLabel::Negative),
+            SentimentUnit::Comment(Some(2), SentimentLabel::Neutral),
+            SentimentUnit::Comment(None, SentimentLabel::Positive),
+        ];
+        sentence_sentiment(&mut topics, &state, &units, 0.5);
+        assert_eq!(topics[0].sentiment.positive, 1);
+        assert_eq!(topics[0].sentiment.negative, 1);
+        assert_eq!(topics[0].sentiment.total(), 2);
+        assert_eq!(topics[1].sentiment.negative, 1);
+        assert_eq!(topics[1].sentiment.neutral, 1);
+        assert_eq!(topics[1].sentiment.total(), 2);
     }
 
     #[test]

