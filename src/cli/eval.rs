@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use xsignal::embed::{self, EmbeddingCache, Encoder};
 use xsignal::eval::{self, clustering, sentiment};
-use xsignal::sentiment::sentences::score_comments;
+use xsignal::sentiment::sentences::Scorer;
 use xsignal::sentiment::SentimentHead;
 use xsignal::text::{content_terms, LangStemmer};
 use xsignal::topics::{self, TopicInput};
@@ -115,20 +115,19 @@ fn run_sentiment(args: &SentimentArgs, global: &GlobalOpts) -> CliResult {
     let bar = indicatif::ProgressBar::new(texts.len() as u64);
     let slots = embed::embed_cached(&encoder, &mut cache, &texts, &|done| bar.inc(done as u64))?;
     bar.finish_and_clear();
-    let whole_weight = args.whole_weight.unwrap_or(config.sentiment.whole_weight);
-    let probabilities: Vec<[f32; 3]> = score_comments(
-        &head,
-        &encoder,
-        &mut cache,
-        &texts,
-        &langs,
-        &slots,
-        config.sentiment.sentences.then_some(whole_weight),
-        &|_| {},
-    )?
-    .into_iter()
-    .map(|scored| scored.probabilities)
-    .collect();
+    if let Some(whole_weight) = args.whole_weight {
+        config.sentiment.whole_weight = whole_weight;
+    }
+    let scorer = Scorer {
+        head: &head,
+        encoder: &encoder,
+        config: &config.sentiment,
+    };
+    let probabilities: Vec<[f32; 3]> = scorer
+        .score(&mut cache, &texts, &langs, &slots)?
+        .into_iter()
+        .map(|scored| scored.probabilities)
+        .collect();
     let seconds = started.elapsed().as_secs_f64();
     let mut scored = Vec::with_capacity(rows.len());
     for row in &rows {

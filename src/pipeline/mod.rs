@@ -259,19 +259,12 @@ pub fn analyze(
     // Sentence-level sentiment: the sentences of multi-sentence comments are encoded too.
     let langs: Vec<Lang> = comments.iter().map(|comment| comment.lang).collect();
     let mut scored = timer.time("sentiment", total, || {
-        sentiment::sentences::score_comments(
-            &head,
-            &encoder,
-            &mut cache,
-            &texts,
-            &langs,
-            &slots,
-            config
-                .sentiment
-                .sentences
-                .then_some(config.sentiment.whole_weight),
-            &|_| {},
-        )
+        let scorer = sentiment::sentences::Scorer {
+            head: &head,
+            encoder: &encoder,
+            config: &config.sentiment,
+        };
+        scorer.score(&mut cache, &texts, &langs, &slots)
     })?;
     // The encoder's sessions hold a few hundred MB; the later stages do not need them.
     drop(encoder);

@@ -11,7 +11,7 @@
 
 use rayon::prelude::*;
 
-use super::{sentiment_from_probabilities, SentimentHead};
+use super::{sentiment_from_probabilities, SentimentConfig, SentimentHead};
 use crate::embed::{embed_cached, EmbeddingCache, Encoder};
 use crate::error::Result;
 use crate::text::split_sentences;
@@ -47,21 +47,44 @@ pub fn aggregate(whole: [f32; 3], sentences: &[([f32; 3], usize)], whole_weight:
     mixed.map(|m| m / sum.max(f32::MIN_POSITIVE))
 }
 
+/// What scores comments: the head, the encoder for the sentences, and the settings.
+pub struct Scorer<'a> {
+    /// The trained head.
+    pub head: &'a SentimentHead,
+    /// The encoder (sentences are encoded with it).
+    pub encoder: &'a Encoder,
+    /// `sentences` and `whole_weight` are used.
+    pub config: &'a SentimentConfig,
+}
+
+impl Scorer<'_> {
+    /// Scores `texts` (with their languages and the cache slots of their whole-text embeddings): see
+    /// [`score_comments`].
+    pub fn score(
+        &self,
+        cache: &mut EmbeddingCache,
+        texts: &[&str],
+        langs: &[Lang],
+        comment_slots: &[usize],
+    ) -> Result<Vec<Scored>> {
+        let whole_weight = self.config.sentences.then_some(self.config.whole_weight);
+        score_comments(self, cache, texts, langs, comment_slots, whole_weight)
+    }
+}
+
 /// Scores `texts` (with their languages and the cache slots of their whole-text embeddings):
 /// splits each into sentences, encodes the sentences of multi-sentence comments (through the cache),
 /// and aggregates. A `whole_weight` of `None` scores whole comments only (nothing is split or
-/// encoded). `progress` counts sentences encoded.
-#[allow(clippy::too_many_arguments)]
-pub fn score_comments(
-    head: &SentimentHead,
-    encoder: &Encoder,
+/// encoded).
+fn score_comments(
+    scorer: &Scorer,
     cache: &mut EmbeddingCache,
     texts: &[&str],
     langs: &[Lang],
     comment_slots: &[usize],
     whole_weight: Option<f32>,
-    progress: &(dyn Fn(usize) + Sync),
 ) -> Result<Vec<Scored>> {
+    let (head, encoder) = (scorer.head, scorer.encoder);
     let spans: Vec<Vec<std::ops::Range<usize>>> = match whole_weight {
         Some(_) => texts
             .par_iter()
@@ -77,7 +100,7 @@ pub fn score_comments(
         .filter(|(_, ranges)| ranges.len() > 1)
         .flat_map(|(text, ranges)| ranges.iter().map(move |range| &text[range.clone()]))
         .collect();
-    let sentence_slots = embed_cached(encoder, cache, &sentence_texts, progress)?;
+    let sentence_slots = embed_cached(encoder, cache, &sentence_texts, &|_| {})?;
     let cache: &EmbeddingCache = cache;
     let mut next = 0;
     let mut scored = Vec::with_capacity(texts.len());
@@ -178,20 +201,25 @@ mod tests {
         ("Nie wieder, totaler Schrott.", Lang::De, Negative),
     ];
 
-    /// The frozen sentences of `lang` that the default model labels wrongly (model files absent:
-    /// `None`, with a printed reason).
-    fn frozen_misses(lang: Lang) -> Option<Vec<String>> {
+    /// The default encoder and head of this checkout, or `None` (with a printed reason).
+    fn load_models() -> Option<(Encoder, SentimentHead)> {
         let models = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
-        let (encoder, head) = match (
+        match (
             Encoder::load(&models, &EmbedConfig::default()),
             SentimentHead::load(&models.join("sentiment-head.json")),
         ) {
-            (Ok(encoder), Ok(head)) => (encoder, head),
+            (Ok(encoder), Ok(head)) => Some((encoder, head)),
             (Err(error), _) | (_, Err(error)) => {
                 eprintln!("skipping: {error:#}");
-                return None;
+                None
             }
-        };
+        }
+    }
+
+    /// The frozen sentences of `lang` that the default model labels wrongly (model files absent:
+    /// `None`, with a printed reason).
+    fn frozen_misses(lang: Lang) -> Option<Vec<String>> {
+        let (encoder, head) = load_models()?;
         let frozen: Vec<_> = FROZEN.iter().filter(|(_, l, _)| *l == lang).collect();
         let texts: Vec<&str> = frozen.iter().map(|(text, _, _)| *text).collect();
         let vectors = encoder.embed(&texts, &|_| {}).unwrap();
@@ -222,29 +250,22 @@ mod tests {
 
     #[test]
     fn a_mixed_comment_keeps_its_sentences_labels_and_spans() {
-        let models = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
-        let (Ok(encoder), Ok(head)) = (
-            Encoder::load(&models, &EmbedConfig::default()),
-            SentimentHead::load(&models.join("sentiment-head.json")),
-        ) else {
-            eprintln!("skipping: model files absent");
+        let Some((encoder, head)) = load_models() else {
             return;
         };
         let text = "Delivery was fast and the packaging was lovely. But the battery died after one day, terrible.";
         let dir = tempfile::tempdir().unwrap();
         let mut cache = EmbeddingCache::open(&dir.path().join("e.bin"), encoder.dim()).unwrap();
         let slots = embed_cached(&encoder, &mut cache, &[text], &|_| {}).unwrap();
-        let scored = score_comments(
-            &head,
-            &encoder,
-            &mut cache,
-            &[text],
-            &[Lang::En],
-            &slots,
-            Some(0.5),
-            &|_| {},
-        )
-        .unwrap();
+        let config = SentimentConfig::default();
+        let scorer = Scorer {
+            head: &head,
+            encoder: &encoder,
+            config: &config,
+        };
+        let scored = scorer
+            .score(&mut cache, &[text], &[Lang::En], &slots)
+            .unwrap();
         let sentences = &scored[0].sentences;
         assert_eq!(sentences.len(), 2);
         assert_eq!(
