@@ -58,8 +58,10 @@ pub struct Scorer<'a> {
 }
 
 impl Scorer<'_> {
-    /// Scores `texts` (with their languages and the cache slots of their whole-text embeddings): see
-    /// [`score_comments`].
+    /// Scores `texts` (with their languages and the cache slots of their whole-text embeddings):
+    /// splits each into sentences (unless `config.sentences` is off), encodes the sentences of
+    /// multi-sentence comments through the cache, and mixes them with the whole comment by
+    /// `config.whole_weight`.
     pub fn score(
         &self,
         cache: &mut EmbeddingCache,
