@@ -221,6 +221,9 @@ pub struct Topic {
     pub sentiment: SentimentCounts,
     /// Ids of representative comments, most typical first.
     pub representatives: Vec<String>,
+    /// The theme (group of related topics, see `themes.jsonl`) the topic belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub theme: Option<TopicId>,
 }
 
 /// What kind of trend a signal reports.

@@ -10,15 +10,17 @@ pub fn root() -> PathBuf {
 
 /// True when the encoder model is present; otherwise prints why the caller skips.
 pub fn model_available() -> bool {
-    let weights = root().join("models/all-MiniLM-L6-v2/model.safetensors");
-    if weights.is_file() {
-        return true;
+    for model in ["all-MiniLM-L6-v2", "sentiment-e5"] {
+        let weights = root().join("models").join(model).join("model.safetensors");
+        if !weights.is_file() {
+            eprintln!(
+                "skipping: {} is missing (run `xsignal models fetch`)",
+                weights.display()
+            );
+            return false;
+        }
     }
-    eprintln!(
-        "skipping: {} is missing (run `xsignal models fetch`)",
-        weights.display()
-    );
-    false
+    true
 }
 
 /// The `xsignal` binary, with the repository's models folder.

@@ -61,6 +61,9 @@ fn small_corpus_end_to_end_is_deterministic() {
         "signals.jsonl",
         "rejects.jsonl",
         "report.md",
+        "themes.jsonl",
+        "topic_events.jsonl",
+        "feed.jsonl",
     ] {
         let a = std::fs::read(one.join(name)).unwrap();
         let b = std::fs::read(two.join(name)).unwrap();
@@ -116,13 +119,52 @@ fn small_corpus_end_to_end_is_deterministic() {
         assert!(!reject["reason"].as_str().unwrap().is_empty());
     }
 
-    // Re-ingesting the same files changes nothing.
-    let before = std::fs::read(one.join("comments.jsonl")).unwrap();
+    // Lineage and lifecycle feeds: versioned lines with gapless sequence numbers.
+    for name in ["topic_events.jsonl", "feed.jsonl"] {
+        let events = read_jsonl(&one.join(name));
+        assert!(
+            name == "feed.jsonl" || !events.is_empty(),
+            "{name} is empty"
+        );
+        for (index, event) in events.iter().enumerate() {
+            assert_eq!(event["schema"], 1, "{name}");
+            assert_eq!(event["seq"].as_u64(), Some(index as u64 + 1), "{name}");
+        }
+    }
+    // Two runs (the CSV, then the JSONL files): every listed topic was born in one of them.
+    let events = read_jsonl(&one.join("topic_events.jsonl"));
+    for topic in &topics {
+        assert!(
+            events
+                .iter()
+                .any(|event| event["event"] == "born" && event["topic"] == topic["id"]),
+            "topic {} has no born event",
+            topic["id"]
+        );
+    }
+    assert!(events.iter().any(|event| event["run"] == 2));
+    let themes = read_jsonl(&one.join("themes.jsonl"));
+    let themed: usize = themes
+        .iter()
+        .map(|theme| theme["topics"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(themed, topics.len(), "every topic is in one theme");
+
+    // Re-ingesting the same files changes nothing, feeds included.
+    let before: Vec<Vec<u8>> = ["comments.jsonl", "topic_events.jsonl", "feed.jsonl"]
+        .iter()
+        .map(|name| std::fs::read(one.join(name)).unwrap())
+        .collect();
     analyze_corpus(&corpus, &one, 2);
-    assert!(
-        before == std::fs::read(one.join("comments.jsonl")).unwrap(),
-        "re-ingest changed comments.jsonl"
-    );
+    for (name, before) in ["comments.jsonl", "topic_events.jsonl", "feed.jsonl"]
+        .iter()
+        .zip(&before)
+    {
+        assert!(
+            *before == std::fs::read(one.join(name)).unwrap(),
+            "re-ingest changed {name}"
+        );
+    }
     assert_eq!(
         read_jsonl(&one.join("rejects.jsonl")).len(),
         rejects.len(),
@@ -210,6 +252,33 @@ fn demo_corpus_flags_the_planted_issue_and_no_noise() {
         ] {
             assert!(signal.get(key).is_some(), "signal lacks {key}");
         }
+    }
+
+    // The backtest scorer agrees: the event is found (its latency is long: a slow burn), no noise.
+    let output = run(xsignal()
+        .args([
+            "backtest",
+            "--score-only",
+            "--tolerance-hours",
+            "1000",
+            "--json",
+        ])
+        .arg("--truth")
+        .arg(corpus.join("score/truth.json"))
+        .arg("--workspace")
+        .arg(&one));
+    assert!(output.status.success());
+    let scores: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(scores["recall"], 1.0, "{scores}");
+    for (kind, count) in scores["noise_flags"].as_object().unwrap() {
+        assert_eq!(count, 0, "{kind} flagged");
+    }
+    // Every signal was opened in the lifecycle feed.
+    let feed = read_jsonl(&one.join("feed.jsonl"));
+    for signal in &signals {
+        assert!(feed
+            .iter()
+            .any(|event| event["event"] == "opened" && event["signal_id"] == signal["id"]));
     }
 
     let first = &signals[0];

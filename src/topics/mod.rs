@@ -20,6 +20,8 @@
 
 mod keywords;
 mod kmeans;
+pub mod lineage;
+pub mod themes;
 
 use rayon::prelude::*;
 use std::cmp::Reverse;
@@ -29,6 +31,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::types::{Lang, SentimentCounts, SentimentLabel, Topic, TopicId};
 use kmeans::{dot, member_sums, nearest, normalize_into, Matrix};
+pub use lineage::{TopicEvent, TopicEventKind};
+pub use themes::Theme;
 
 /// Settings of this stage.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -40,8 +44,11 @@ pub struct TopicsConfig {
     pub clusters: Option<usize>,
     /// Upper bound of the automatic number of clusters.
     pub max_clusters: usize,
-    /// Clusters whose centroids have at least this cosine are merged into one topic.
+    /// Clusters whose centroids have at least this cosine are merged into one topic (also existing
+    /// topics whose centroids have come that close: a `merged_into` event).
     pub merge_similarity: f64,
+    /// Topics whose centroids have at least this cosine (centroid linkage) form one theme.
+    pub theme_similarity: f64,
     /// Smallest topic, in non-duplicate comments; smaller clusters are dissolved into their neighbours.
     pub min_topic_size: usize,
     /// Comments whose cosine to every topic centroid is below this stay without a topic (outliers).
@@ -68,6 +75,7 @@ impl Default for TopicsConfig {
             clusters: None,
             max_clusters: 150,
             merge_similarity: 0.85,
+            theme_similarity: 0.6,
             min_topic_size: 5,
             min_similarity: 0.2,
             sentence_min_similarity: 0.5,
@@ -106,6 +114,9 @@ pub struct TopicState {
     pub next_id: TopicId,
     /// Every topic ever created, in creation order (size 0 when it has no members now).
     pub topics: Vec<TopicCentroid>,
+    /// Number of runs that led to this state (1 after the first).
+    #[serde(default)]
+    pub run: u64,
 }
 
 /// One topic's centroid.
@@ -137,6 +148,10 @@ pub struct TopicsResult {
     pub topics: Vec<Topic>,
     /// State to persist for the next incremental run.
     pub state: TopicState,
+    /// Existing topics merged in this run: (retired id, surviving id).
+    pub merges: Vec<(TopicId, TopicId)>,
+    /// The topics with members grouped into themes.
+    pub themes: Vec<Theme>,
 }
 
 /// Clusters `inputs` into topics; `previous` is the state of the last run, whose topics keep their
@@ -252,8 +267,16 @@ pub fn cluster(
         }
     }
 
-    // 4. Centroids and sizes from the members; confidences against the new centroids.
+    // 4. Centroids and sizes from the members; topics whose centroids converged become one;
+    //    confidences against the new centroids.
     recompute_centroids(&matrix, inputs, &slot_of, &mut topics);
+    let merges = merge_converged(
+        &matrix,
+        inputs,
+        &mut slot_of,
+        &mut topics,
+        config.merge_similarity,
+    );
     let mut members: Vec<Vec<usize>> = vec![Vec::new(); topics.len()];
     for (row, slot) in slot_of.iter().enumerate() {
         if let Some(slot) = *slot {
@@ -318,14 +341,93 @@ pub fn cluster(
                 size: topics[slot].size,
                 sentiment,
                 representatives: description.representatives,
+                theme: None,
             }
         })
         .collect();
     described.sort_by_key(|topic| topic.id);
+
+    // 6. Themes over the listed topics.
+    let centroid_of: BTreeMap<TopicId, &[f32]> = topics
+        .iter()
+        .map(|topic| (topic.id, topic.centroid.as_slice()))
+        .collect();
+    let theme_inputs: Vec<themes::ThemeInput> = described
+        .iter()
+        .map(|topic| themes::ThemeInput {
+            id: topic.id,
+            centroid: centroid_of[&topic.id],
+            size: topic.size,
+            keywords: &topic.keywords,
+        })
+        .collect();
+    let themes = themes::themes(&theme_inputs, config.theme_similarity);
+    drop(theme_inputs);
+    let theme_of: BTreeMap<TopicId, TopicId> = themes
+        .iter()
+        .flat_map(|theme| theme.topics.iter().map(move |&topic| (topic, theme.id)))
+        .collect();
+    for topic in &mut described {
+        topic.theme = theme_of.get(&topic.id).copied();
+    }
+    let run = previous.map_or(0, |state| state.run) + 1;
     TopicsResult {
         assignments,
         topics: described,
-        state: TopicState { next_id, topics },
+        state: TopicState {
+            next_id,
+            topics,
+            run,
+        },
+        merges,
+        themes,
+    }
+}
+
+/// Merges topics whose centroids have come within `min_similarity` of each other (most similar pair
+/// first; the one with fewer members goes into the other, ties: the higher id goes), moving the
+/// members and recomputing the centroid. Returns (retired id, surviving id) pairs.
+fn merge_converged(
+    matrix: &Matrix,
+    inputs: &[TopicInput],
+    slot_of: &mut [Option<usize>],
+    topics: &mut [TopicCentroid],
+    min_similarity: f64,
+) -> Vec<(TopicId, TopicId)> {
+    let mut merges = Vec::new();
+    loop {
+        let mut counts = vec![0usize; topics.len()];
+        for slot in slot_of.iter().flatten() {
+            counts[*slot] += 1;
+        }
+        let live: Vec<usize> = (0..topics.len()).filter(|&slot| counts[slot] > 0).collect();
+        let mut best: Option<(usize, usize, f32)> = None;
+        for (index, &a) in live.iter().enumerate() {
+            for &b in &live[index + 1..] {
+                let similarity = dot(&topics[a].centroid, &topics[b].centroid);
+                if similarity >= min_similarity as f32
+                    && best.is_none_or(|(_, _, best)| similarity > best)
+                {
+                    best = Some((a, b, similarity));
+                }
+            }
+        }
+        let Some((a, b, _)) = best else {
+            return merges;
+        };
+        let (from, into) =
+            if (counts[a], Reverse(topics[a].id)) < (counts[b], Reverse(topics[b].id)) {
+                (a, b)
+            } else {
+                (b, a)
+            };
+        for slot in slot_of.iter_mut() {
+            if *slot == Some(from) {
+                *slot = Some(into);
+            }
+        }
+        merges.push((topics[from].id, topics[into].id));
+        recompute_centroids(matrix, inputs, slot_of, topics);
     }
 }
 
@@ -687,6 +789,26 @@ mod tests {
         assert_eq!(second.state.next_id, 3);
         let ids: Vec<TopicId> = second.state.topics.iter().map(|t| t.id).collect();
         assert_eq!(ids, vec![0, 1, 2]);
+        // Lineage: the planted subject is born; nothing else changed.
+        let previous: std::collections::HashMap<String, TopicId> = (0..100)
+            .filter_map(|i| Some((corpus.ids[i].clone(), old_topics[i]?)))
+            .collect();
+        let now: Vec<(&str, Option<TopicId>)> = (0..130)
+            .map(|i| (corpus.ids[i].as_str(), topic_of(&second, i)))
+            .collect();
+        let events = lineage::events(
+            Some(&first.state),
+            &second.state,
+            &second.merges,
+            &previous,
+            &now,
+            second.state.run,
+            2,
+        );
+        let kinds: Vec<(TopicEventKind, TopicId)> =
+            events.iter().map(|e| (e.event, e.topic)).collect();
+        assert_eq!(kinds, vec![(TopicEventKind::Born, 2)]);
+        assert_eq!((events[0].seq, events[0].run, events[0].size), (3, 2, 30));
 
         // Without the battery comments, topic 0 stays in the state with size 0 and is not listed;
         // a further new blob gets a fresh id, never 0 again.
@@ -711,6 +833,77 @@ mod tests {
             second.state.topics[0].centroid
         );
         assert_eq!(third.state.next_id, 4);
+        let now: Vec<(&str, Option<TopicId>)> = (0..later.ids.len())
+            .map(|i| (later.ids[i].as_str(), topic_of(&third, i)))
+            .collect();
+        let events = lineage::events(
+            Some(&second.state),
+            &third.state,
+            &third.merges,
+            &std::collections::HashMap::new(),
+            &now,
+            third.state.run,
+            3,
+        );
+        let kinds: Vec<(TopicEventKind, TopicId)> =
+            events.iter().map(|e| (e.event, e.topic)).collect();
+        assert!(kinds.contains(&(TopicEventKind::Born, 3)), "{kinds:?}");
+        assert!(kinds.contains(&(TopicEventKind::Died, 0)), "{kinds:?}");
+    }
+
+    #[test]
+    fn topics_whose_centroids_converge_merge_into_the_larger() {
+        let mut rng = SplitMix64::new(11);
+        let a = random_direction(&mut rng);
+        // b at cosine 0.8 from a.
+        let noise = random_direction(&mut rng);
+        let along: f32 = a.iter().zip(&noise).map(|(x, y)| x * y).sum();
+        let orthogonal = normalized(noise.iter().zip(&a).map(|(n, x)| n - along * x).collect());
+        let b: Vec<f32> = a
+            .iter()
+            .zip(&orthogonal)
+            .map(|(x, o)| 0.8 * x + 0.6 * o)
+            .collect();
+        let mut corpus = Corpus::new();
+        corpus.add_blob(&a, &BATTERY, 60, &mut rng);
+        corpus.add_blob(&b, &DELIVERY, 40, &mut rng);
+        let config = TopicsConfig::default();
+        let first = cluster(&corpus.inputs(), None, &config);
+        assert_eq!(first.topics.len(), 2, "{:?}", first.topics);
+        // Many comments between the two pull the centroids together.
+        let middle = normalized(a.iter().zip(&b).map(|(x, y)| x + y).collect());
+        corpus.add_blob(&middle, &PAYMENT, 400, &mut rng);
+        let second = cluster(&corpus.inputs(), Some(&first.state), &config);
+        assert_eq!(second.merges, vec![(1, 0)]);
+        assert!(second
+            .assignments
+            .iter()
+            .all(|a| a.map(|a| a.topic) == Some(0)));
+        let listed: Vec<TopicId> = second.topics.iter().map(|t| t.id).collect();
+        assert_eq!(listed, vec![0]);
+    }
+
+    #[test]
+    fn themes_group_related_topics() {
+        let (mut corpus, centers, mut rng) = two_blobs(5);
+        // A third subject close to the delivery one (cosine about 0.75 between the centres).
+        let related = normalized(
+            centers[1]
+                .iter()
+                .zip(random_direction(&mut rng))
+                .map(|(c, r)| c + 0.85 * r)
+                .collect(),
+        );
+        corpus.add_blob(&related, &PAYMENT, 30, &mut rng);
+        let result = cluster(&corpus.inputs(), None, &TopicsConfig::default());
+        assert_eq!(result.topics.len(), 3, "{:?}", result.topics);
+        assert_eq!(result.themes.len(), 2, "{:?}", result.themes);
+        let delivery = topic_of(&result, 60).unwrap();
+        let payment = topic_of(&result, 100).unwrap();
+        let battery = topic_of(&result, 0).unwrap();
+        let theme_of = |id: TopicId| result.topics.iter().find(|t| t.id == id).unwrap().theme;
+        assert_eq!(theme_of(delivery), theme_of(payment));
+        assert_ne!(theme_of(delivery), theme_of(battery));
     }
 
     #[test]
@@ -786,7 +979,8 @@ mod tests {
             empty.state,
             TopicState {
                 next_id: 0,
-                topics: Vec::new()
+                topics: Vec::new(),
+                run: 1,
             }
         );
 
@@ -820,10 +1014,12 @@ mod tests {
             size: 1,
             sentiment: SentimentCounts::default(),
             representatives: Vec::new(),
+            theme: None,
         };
         let mut topics = vec![topic(1), topic(2)];
         let state = TopicState {
             next_id: 4,
+            run: 1,
             topics: vec![
                 TopicCentroid {
                     id: 1,

@@ -336,6 +336,7 @@ fn topics() -> Vec<Topic> {
             size: 0,
             sentiment: SentimentCounts::default(),
             representatives: Vec::new(),
+            theme: None,
         })
         .collect()
 }

@@ -4,7 +4,11 @@
 //! |---|---|
 //! | `store.jsonl` | every ingested comment with its text (appended; an id is stored once) |
 //! | `embeddings.bin` | embedding cache by content hash ([`crate::embed::EmbeddingCache`]) |
-//! | `topic_state.json` | topic centroids and the next free topic id |
+//! | `topic_state.json` | topic centroids, the next free topic id and the run number |
+//! | `sentiment-embeddings.bin` | the sentiment model's embedding cache |
+//! | `topic_events.jsonl` | topic lineage events (appended; born, split_from, grew, merged_into, died) |
+//! | `themes.jsonl` | topics grouped into themes |
+//! | `feed.jsonl` | signal lifecycle events (appended; opened, updated, closed) |
 //! | `index/` | the tantivy index |
 //! | `config.toml` | the pipeline config that produced the outputs |
 //! | `comments.jsonl`, `topics.jsonl`, `signals.jsonl`, `rejects.jsonl`, `report.md` | outputs |
@@ -64,24 +68,39 @@ impl Workspace {
 
     /// Appends comments to the store.
     pub fn append_store(&self, comments: &[Comment]) -> Result<()> {
-        let path = self.path("store.jsonl");
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(|source| Error::io(&path, source))?;
-        let mut writer = BufWriter::new(file);
-        for comment in comments {
-            serde_json::to_writer(&mut writer, comment).map_err(|source| Error::Json {
-                path: path.clone(),
-                source,
-            })?;
-            writer
-                .write_all(b"\n")
-                .map_err(|source| Error::io(&path, source))?;
-        }
-        writer.flush().map_err(|source| Error::io(&path, source))
+        append_jsonl(&self.path("store.jsonl"), comments)
     }
+}
+
+/// Appends one JSON line per item to `path` (created if absent).
+pub fn append_jsonl<T: Serialize>(path: &Path, items: &[T]) -> Result<()> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|source| Error::io(path, source))?;
+    write_lines(file, items, path, path)
+}
+
+/// Writes one JSON line per item to `file` (named `path` in serialisation errors and `written` in
+/// I/O errors) and flushes it.
+fn write_lines<T: Serialize>(
+    file: std::fs::File,
+    items: &[T],
+    path: &Path,
+    written: &Path,
+) -> Result<()> {
+    let mut writer = BufWriter::new(file);
+    for item in items {
+        serde_json::to_writer(&mut writer, item).map_err(|source| Error::Json {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        writer
+            .write_all(b"\n")
+            .map_err(|source| Error::io(written, source))?;
+    }
+    writer.flush().map_err(|source| Error::io(written, source))
 }
 
 /// Reads a JSONL file of `T`; an absent file is empty; a bad line is an error naming `file:line`.
@@ -109,20 +128,7 @@ pub fn read_jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>>
 pub fn write_jsonl<T: Serialize>(path: &Path, items: &[T]) -> Result<()> {
     let partial = path.with_extension("jsonl.partial");
     let file = std::fs::File::create(&partial).map_err(|source| Error::io(&partial, source))?;
-    let mut writer = BufWriter::new(file);
-    for item in items {
-        serde_json::to_writer(&mut writer, item).map_err(|source| Error::Json {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        writer
-            .write_all(b"\n")
-            .map_err(|source| Error::io(&partial, source))?;
-    }
-    writer
-        .flush()
-        .map_err(|source| Error::io(&partial, source))?;
-    drop(writer);
+    write_lines(file, items, path, &partial)?;
     std::fs::rename(&partial, path).map_err(|source| Error::io(path, source))
 }
 
