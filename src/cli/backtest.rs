@@ -46,6 +46,7 @@ const RESET: &[&str] = &[
     "topic_state.json",
     "topic_events.jsonl",
     "themes.jsonl",
+    "feed.jsonl",
     "comments.jsonl",
     "topics.jsonl",
     "signals.jsonl",

@@ -202,27 +202,72 @@ pub(crate) fn require_files(dir: &Path, names: &[&str]) -> Result<()> {
     Ok(())
 }
 
+/// What [`Encoder::check`] learns without loading a model.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModelCheck {
+    /// The fingerprint the loaded encoder will have.
+    pub fingerprint: String,
+    /// Embedding width.
+    pub dim: usize,
+}
+
+/// The model's config text and shape, after checking that the backend is compiled and that every
+/// file it needs is there.
+fn checked_model(models_dir: &Path, config: &EmbedConfig) -> Result<(String, ModelShape)> {
+    let backend = config.backend;
+    if !backend.is_compiled() {
+        return Err(Error::BackendNotCompiled {
+            backend: backend.name(),
+            feature: backend.feature().unwrap_or_default(),
+        });
+    }
+    let dir = model_dir(models_dir, config);
+    require_files(&dir, &["config.json", "tokenizer.json"])?;
+    let weights = match backend {
+        Backend::Candle | Backend::RustBert => "model.safetensors",
+        Backend::Onnx => "model.onnx",
+        Backend::OnnxInt8 => "model-int8.onnx",
+    };
+    require_files(&dir, &[weights])?;
+    #[cfg(feature = "onnx")]
+    if matches!(backend, Backend::Onnx | Backend::OnnxInt8) {
+        let library = onnx::runtime_library(models_dir);
+        if !library.is_file() {
+            return Err(Error::ModelMissing { path: library });
+        }
+    }
+    let config_path = dir.join("config.json");
+    let config_text =
+        std::fs::read_to_string(&config_path).map_err(|source| Error::io(&config_path, source))?;
+    let shape: ModelShape = serde_json::from_str(&config_text).map_err(|source| Error::Json {
+        path: config_path.clone(),
+        source,
+    })?;
+    Ok((config_text, shape))
+}
+
+/// The encoder fingerprint of a config (model name and token limit).
+fn fingerprint(config: &EmbedConfig) -> String {
+    format!("{}/max_tokens={}", config.model, config.max_tokens)
+}
+
 impl Encoder {
+    /// Checks, without loading anything big, that [`Encoder::load`] will find every file it needs;
+    /// returns the fingerprint and width the encoder will have.
+    pub fn check(models_dir: &Path, config: &EmbedConfig) -> Result<ModelCheck> {
+        let (_, shape) = checked_model(models_dir, config)?;
+        Ok(ModelCheck {
+            fingerprint: fingerprint(config),
+            dim: shape.hidden_size,
+        })
+    }
+
     /// Loads the model in `models_dir/<config.model>` with the configured backend. A missing file
     /// gives [`Error::ModelMissing`]; a backend this build lacks gives [`Error::BackendNotCompiled`].
     pub fn load(models_dir: &Path, config: &EmbedConfig) -> Result<Encoder> {
         let backend = config.backend;
-        if !backend.is_compiled() {
-            return Err(Error::BackendNotCompiled {
-                backend: backend.name(),
-                feature: backend.feature().unwrap_or_default(),
-            });
-        }
+        let (config_text, shape) = checked_model(models_dir, config)?;
         let dir = model_dir(models_dir, config);
-        require_files(&dir, &["config.json", "tokenizer.json"])?;
-        let config_path = dir.join("config.json");
-        let config_text = std::fs::read_to_string(&config_path)
-            .map_err(|source| Error::io(&config_path, source))?;
-        let shape: ModelShape =
-            serde_json::from_str(&config_text).map_err(|source| Error::Json {
-                path: config_path.clone(),
-                source,
-            })?;
         let mut tokenizer = Tokenizer::from_file(dir.join("tokenizer.json"))
             .map_err(|error| Error::Tokenizer(error.to_string()))?;
         tokenizer.with_padding(None);
@@ -250,7 +295,7 @@ impl Encoder {
             _ => unreachable!("checked by is_compiled above"),
         };
         let _ = workers;
-        let fingerprint = format!("{}/max_tokens={}", config.model, config.max_tokens);
+        let fingerprint = fingerprint(config);
         // A folder built by `xsignal models fetch` from parts (the sentiment model) records them in
         // source.txt: new parts, new cache keys.
         let source = match std::fs::read(dir.join("source.txt")) {

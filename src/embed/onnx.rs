@@ -35,7 +35,7 @@ fn failed(message: impl std::fmt::Display) -> Error {
 }
 
 /// The runtime library: `ORT_DYLIB_PATH` when set, else the one under `models_dir`.
-fn runtime_library(models_dir: &Path) -> PathBuf {
+pub(crate) fn runtime_library(models_dir: &Path) -> PathBuf {
     std::env::var_os("ORT_DYLIB_PATH")
         .map(PathBuf::from)
         .unwrap_or_else(|| models_dir.join(RUNTIME_LIBRARY))

@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use chrono::{DateTime, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -157,11 +158,11 @@ pub fn analyze(
     let mut timer = Timer {
         timings: Vec::new(),
     };
-    // Load the models first: a missing model fails before any work is done. The sentiment model is
-    // loaded (and checked) here and again after the topic encoder is dropped, so the two never
-    // hold memory at the same time.
+    // Load the topic encoder and check the sentiment model first: a missing model fails before any
+    // work is done. The sentiment model is loaded after the topic encoder is dropped, so the two
+    // never hold memory at the same time.
     let encoder = Encoder::load(&options.models_dir, &config.embed)?;
-    drop(config.sentiment.load(&options.models_dir, &config.embed)?);
+    config.sentiment.check(&options.models_dir, &config.embed)?;
 
     let ingested = timer.time("ingest", 0, || {
         ingest::ingest_files(&options.files, &options.columns, &config.ingest)
@@ -322,11 +323,30 @@ pub fn analyze(
             },
         )
         .collect();
-    let mut clustered = timer.time("topics", total, || {
-        Ok(topics::cluster(
+    // Lineage needs each comment's topic before this run.
+    let events_path = workspace.path("topic_events.jsonl");
+    let previous_topic: HashMap<String, TopicId> = match &previous {
+        Some(_) => workspace::read_jsonl::<CommentTopic>(&workspace.path("comments.jsonl"))?
+            .into_iter()
+            .filter_map(|comment| Some((comment.id, comment.topic?)))
+            .collect(),
+        None => HashMap::new(),
+    };
+    let last_seq = workspace::read_jsonl::<TopicEvent>(&events_path)?
+        .last()
+        .map_or(0, |event| event.seq);
+    let timestamps: Vec<Option<DateTime<Utc>>> =
+        comments.iter().map(|comment| comment.timestamp).collect();
+    let plan = topics::plan_epochs(&timestamps, previous.as_ref(), &config.topics);
+    drop(timestamps);
+    let (mut clustered, topic_events) = timer.time("topics", total, || {
+        Ok(topics::cluster_epochs(
             &topic_inputs,
+            &plan,
             previous.as_ref(),
+            previous_topic,
             &config.topics,
+            last_seq,
         ))
     })?;
     drop(topic_inputs);
@@ -364,38 +384,6 @@ pub fn analyze(
     );
     drop(units);
 
-    // Lineage: what happened to each topic since the last run (appended to topic_events.jsonl).
-    let events_path = workspace.path("topic_events.jsonl");
-    let previous_topic: HashMap<String, TopicId> = match &previous {
-        Some(_) => workspace::read_jsonl::<CommentTopic>(&workspace.path("comments.jsonl"))?
-            .into_iter()
-            .filter_map(|comment| Some((comment.id, comment.topic?)))
-            .collect(),
-        None => HashMap::new(),
-    };
-    let current_topic: Vec<(&str, Option<TopicId>)> = comments
-        .iter()
-        .zip(&clustered.assignments)
-        .map(|(comment, assignment)| {
-            (
-                comment.id.as_str(),
-                assignment.as_ref().map(|assignment| assignment.topic),
-            )
-        })
-        .collect();
-    let last_seq = workspace::read_jsonl::<TopicEvent>(&events_path)?
-        .last()
-        .map_or(0, |event| event.seq);
-    let topic_events = topics::lineage::events(
-        previous.as_ref(),
-        &clustered.state,
-        &clustered.merges,
-        &previous_topic,
-        &current_topic,
-        clustered.state.run,
-        last_seq,
-    );
-    drop((previous_topic, current_topic));
     let state_text = serde_json::to_string(&clustered.state).expect("topic state serialises");
     workspace::write_text(&state_path, &state_text)?;
     workspace::append_jsonl(&events_path, &topic_events)?;

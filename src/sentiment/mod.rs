@@ -64,16 +64,32 @@ impl SentimentConfig {
     /// Loads the sentiment encoder and head, checking that the head was trained on that encoder.
     pub fn load(&self, models_dir: &Path, embed: &EmbedConfig) -> Result<(Encoder, SentimentHead)> {
         let encoder = Encoder::load(models_dir, &self.encoder_config(embed))?;
+        let head = self.matching_head(models_dir, encoder.fingerprint(), encoder.dim())?;
+        Ok((encoder, head))
+    }
+
+    /// Checks what [`SentimentConfig::load`] needs (the model's files, a head trained on it)
+    /// without loading the model.
+    pub fn check(&self, models_dir: &Path, embed: &EmbedConfig) -> Result<()> {
+        let model = Encoder::check(models_dir, &self.encoder_config(embed))?;
+        self.matching_head(models_dir, &model.fingerprint, model.dim)?;
+        Ok(())
+    }
+
+    fn matching_head(
+        &self,
+        models_dir: &Path,
+        fingerprint: &str,
+        dim: usize,
+    ) -> Result<SentimentHead> {
         let head = SentimentHead::load(&models_dir.join(&self.head))?;
-        if head.encoder != encoder.fingerprint() || head.dim != encoder.dim() {
+        if head.encoder != fingerprint || head.dim != dim {
             return Err(Error::Invalid(format!(
                 "sentiment head {} was trained on encoder {:?} but the configured encoder is {:?}",
-                self.head,
-                head.encoder,
-                encoder.fingerprint()
+                self.head, head.encoder, fingerprint
             )));
         }
-        Ok((encoder, head))
+        Ok(head)
     }
 }
 

@@ -129,6 +129,18 @@ pub fn normalize_for_dedup(text: &str) -> String {
     words(text).join(" ")
 }
 
+/// The text without links (`http://...`, `https://...`, `www....`): their fragments ("co" of
+/// `t.co`) are not content.
+pub fn strip_links(text: &str) -> String {
+    text.split_whitespace()
+        .filter(|token| {
+            let lower = token.to_ascii_lowercase();
+            !(lower.contains("http://") || lower.contains("https://") || lower.starts_with("www."))
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

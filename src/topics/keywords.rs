@@ -16,7 +16,7 @@ use std::collections::{HashMap, HashSet};
 use rayon::prelude::*;
 
 use super::TopicInput;
-use crate::text::{content_terms, normalize_for_dedup, LangStemmer};
+use crate::text::{content_terms, normalize_for_dedup, strip_links, LangStemmer};
 
 /// Key phrases and representative comment ids of one topic.
 #[derive(Clone, Debug, PartialEq)]
@@ -37,7 +37,7 @@ struct TermOccurrence {
 /// The distinct terms of a comment (unigrams and bigrams of content terms), sorted by key; for a
 /// term that occurs more than once, the first surface form is kept.
 fn comment_terms(input: &TopicInput, stemmer: &LangStemmer) -> Vec<TermOccurrence> {
-    let terms = content_terms(input.text, input.lang, stemmer);
+    let terms = content_terms(&strip_links(input.text), input.lang, stemmer);
     let mut occurrences: Vec<TermOccurrence> = Vec::with_capacity(terms.len() * 2);
     for (word, stem) in &terms {
         occurrences.push(TermOccurrence {

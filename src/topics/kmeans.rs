@@ -176,7 +176,7 @@ fn nearest_labels(matrix: &Matrix, rows: &[usize], centroids: &[f32]) -> Vec<Opt
 }
 
 /// Number of clusters to seed for `point_count` points.
-fn cluster_count(point_count: usize, config: &TopicsConfig) -> usize {
+pub(crate) fn cluster_count(point_count: usize, config: &TopicsConfig) -> usize {
     let requested = match config.clusters {
         Some(clusters) => clusters,
         None => {

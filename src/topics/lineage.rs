@@ -8,13 +8,14 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::TopicState;
 use crate::types::TopicId;
 
 /// Version of the `topic_events.jsonl` line format.
-pub const EVENT_SCHEMA: u32 = 1;
+pub const EVENT_SCHEMA: u32 = 2;
 
 /// What happened to a topic.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -42,6 +43,10 @@ pub struct TopicEvent {
     pub seq: u64,
     /// The `analyze` run (1 for the first) that produced the event.
     pub run: u64,
+    /// Start of the data-time epoch whose comments produced the event (absent when the run clustered
+    /// without epochs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<DateTime<Utc>>,
     /// What happened.
     pub event: TopicEventKind,
     /// The topic it happened to.
@@ -58,6 +63,7 @@ pub struct TopicEvent {
 /// The events of one run. `previous_topic` maps the ids of comments that were in the workspace before
 /// to their topic then; `current_topic` maps every comment id to its topic now. `merges` lists
 /// `(retired, survivor)` pairs. `last_seq` is the last sequence number already in the file.
+#[allow(clippy::too_many_arguments)]
 pub fn events(
     previous: Option<&TopicState>,
     current: &TopicState,
@@ -65,6 +71,7 @@ pub fn events(
     previous_topic: &HashMap<String, TopicId>,
     current_topic: &[(&str, Option<TopicId>)],
     run: u64,
+    epoch: Option<DateTime<Utc>>,
     last_seq: u64,
 ) -> Vec<TopicEvent> {
     let before: BTreeMap<TopicId, u64> = previous
@@ -138,6 +145,7 @@ pub fn events(
                 schema: EVENT_SCHEMA,
                 seq: last_seq + 1 + index as u64,
                 run,
+                epoch,
                 event,
                 topic,
                 other,
@@ -165,6 +173,8 @@ mod tests {
                 })
                 .collect(),
             run: 1,
+            through: None,
+            comments: 0,
         }
     }
 
@@ -185,7 +195,16 @@ mod tests {
             ("d", Some(4)),
         ];
         current.extend(std::iter::repeat_n(("new", Some(5)), 6));
-        let events = events(Some(&before), &after, &[(2, 0)], &previous, &current, 2, 7);
+        let events = events(
+            Some(&before),
+            &after,
+            &[(2, 0)],
+            &previous,
+            &current,
+            2,
+            None,
+            7,
+        );
         let got: Vec<(TopicEventKind, TopicId, Option<TopicId>)> = events
             .iter()
             .map(|event| (event.event, event.topic, event.other))
@@ -211,7 +230,7 @@ mod tests {
     fn a_first_run_makes_every_topic_born() {
         let after = state(&[(0, 3), (1, 2)]);
         let current = vec![("a", Some(0))];
-        let events = events(None, &after, &[], &HashMap::new(), &current, 1, 0);
+        let events = events(None, &after, &[], &HashMap::new(), &current, 1, None, 0);
         assert_eq!(events.len(), 2);
         assert!(events
             .iter()

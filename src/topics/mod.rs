@@ -7,10 +7,13 @@
 //! - A fresh run clusters with spherical k-means (cosine, k-means++ seeding from a seeded PRNG) in
 //!   `kmeans.rs`, merges clusters whose centroids are nearly identical and dissolves small ones. Ids are
 //!   given 0, 1, 2, ... by descending number of non-duplicate members (ties: smallest member index).
-//! - An incremental run (all comments again, old and new) keeps every comment close enough to an
+//! - An incremental step (all comments again, old and new) keeps every comment close enough to an
 //!   existing topic there, clusters the rest the same way, and turns each big enough new cluster into
-//!   a topic with a fresh id. Ids are never reused; topics left without members stay in the state with
-//!   size 0 and are not listed.
+//!   a topic with a fresh id. While there are fewer topics than the automatic k for all comments, the
+//!   broadest topic is bisected (a split). Ids are never reused; topics left without members stay in
+//!   the state with size 0 and are not listed.
+//! - `analyze` takes new comments in data-time steps (`epochs.rs`), so that one run over a stream and
+//!   a replay of it as daily files give the same topics.
 //! - Exact duplicates are assigned but never move a centroid nor count for key phrases, so a
 //!   copy-paste flood cannot become a topic's identity.
 //! - Labels come from class-based TF-IDF over the members' content terms (see `keywords.rs`).
@@ -18,6 +21,7 @@
 //! Everything is deterministic: the same inputs and config give the same result whatever the number
 //! of rayon threads.
 
+mod epochs;
 mod keywords;
 mod kmeans;
 pub mod lineage;
@@ -30,6 +34,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::types::{Lang, SentimentCounts, SentimentLabel, Topic, TopicId};
+pub use epochs::{cluster_epochs, plan_epochs, EpochPlan};
 use kmeans::{dot, member_sums, nearest, normalize_into, Matrix};
 pub use lineage::{TopicEvent, TopicEventKind};
 pub use themes::Theme;
@@ -67,6 +72,14 @@ pub struct TopicsConfig {
     pub representatives: usize,
     /// Seed of the k-means++ initialisation.
     pub seed: u64,
+    /// Length of a data-time epoch in hours (aligned to UTC midnight; 24 = calendar days). `analyze`
+    /// clusters new comments epoch by epoch, each step starting from the state the previous one left,
+    /// so one run over a stream gives the same topics as a replay of the stream cut into files at
+    /// epoch boundaries (see `epochs.rs`). 0: each run's new comments in one step.
+    pub epoch_hours: f64,
+    /// Most clustering steps in one run; when new comments span more epochs, consecutive epochs are
+    /// grouped into this many steps (and a replay no longer equals the single run).
+    pub max_epoch_steps: usize,
 }
 
 impl Default for TopicsConfig {
@@ -84,6 +97,8 @@ impl Default for TopicsConfig {
             keywords: 8,
             representatives: 5,
             seed: 42,
+            epoch_hours: 24.0,
+            max_epoch_steps: 120,
         }
     }
 }
@@ -117,6 +132,13 @@ pub struct TopicState {
     /// Number of runs that led to this state (1 after the first).
     #[serde(default)]
     pub run: u64,
+    /// Start (Unix seconds) of the last data-time epoch clustered; comments of that epoch or earlier
+    /// that arrive later are clustered with the next epoch (see [`plan_epochs`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub through: Option<i64>,
+    /// Number of workspace comments (a prefix of the append-only store) this state has seen.
+    #[serde(default)]
+    pub comments: u64,
 }
 
 /// One topic's centroid.
@@ -161,6 +183,36 @@ pub fn cluster(
     previous: Option<&TopicState>,
     config: &TopicsConfig,
 ) -> TopicsResult {
+    let fitted = fit(inputs, previous, config);
+    let mut result = finish(inputs, fitted, config);
+    result.state.run = previous.map_or(0, |state| state.run) + 1;
+    result.state.through = previous.and_then(|state| state.through);
+    result.state.comments = inputs.len() as u64;
+    result
+}
+
+/// What steps 1-4 of clustering leave: the embeddings, each input's slot in `topics`, the topics
+/// (every topic ever created, sizes set) and the merges.
+struct Fitted {
+    matrix: Matrix,
+    slot_of: Vec<Option<usize>>,
+    topics: Vec<TopicCentroid>,
+    next_id: TopicId,
+    merges: Vec<(TopicId, TopicId)>,
+}
+
+impl Fitted {
+    /// Each input's topic id.
+    fn topic_ids(&self) -> Vec<Option<TopicId>> {
+        self.slot_of
+            .iter()
+            .map(|slot| slot.map(|slot| self.topics[slot].id))
+            .collect()
+    }
+}
+
+/// Steps 1-4: assignment to existing topics, new topics from the rest, centroids, merges.
+fn fit(inputs: &[TopicInput], previous: Option<&TopicState>, config: &TopicsConfig) -> Fitted {
     let dim = embedding_dim(inputs);
     let (matrix, valid) = build_matrix(inputs, dim);
     let invalid_count = valid.iter().filter(|&&ok| !ok).count();
@@ -211,16 +263,25 @@ pub fn cluster(
     let new_found = nearest(&matrix, &remaining, &new_centroids);
     let mut originals = vec![0usize; new_count];
     let mut first_original = vec![usize::MAX; new_count];
+    let mut cohesion = vec![0.0f64; new_count];
     for (&row, found) in remaining.iter().zip(&new_found) {
         if let Some((cluster, similarity)) = *found {
             if similarity >= config.min_similarity as f32 && !inputs[row].duplicate {
                 originals[cluster] += 1;
                 first_original[cluster] = first_original[cluster].min(row);
+                cohesion[cluster] += f64::from(similarity);
             }
         }
     }
+    // Next to existing topics, a new cluster must be as tight as a topic a comment would join
+    // (mean cosine to its centroid at least `assign_similarity`): the comments that fit no topic
+    // are mostly loose one-offs, and their clusters are not subjects.
+    let tight_enough = |cluster: usize| {
+        old_slots.is_empty()
+            || cohesion[cluster] / originals[cluster].max(1) as f64 >= config.assign_similarity
+    };
     let mut kept: Vec<usize> = (0..new_count)
-        .filter(|&cluster| originals[cluster] >= min_size)
+        .filter(|&cluster| originals[cluster] >= min_size && tight_enough(cluster))
         .collect();
     kept.sort_by_key(|&cluster| (Reverse(originals[cluster]), first_original[cluster]));
     let mut slot_of_new: Vec<Option<usize>> = vec![None; new_count];
@@ -277,6 +338,49 @@ pub fn cluster(
         &mut topics,
         config.merge_similarity,
     );
+    if !old_slots.is_empty() {
+        let wanted = kmeans::cluster_count(
+            valid_rows
+                .iter()
+                .filter(|&&row| !inputs[row].duplicate)
+                .count(),
+            config,
+        );
+        split_broad(
+            &matrix,
+            inputs,
+            &mut slot_of,
+            &mut topics,
+            &mut next_id,
+            wanted,
+            config,
+        );
+    }
+    let mut sizes = vec![0u64; topics.len()];
+    for slot in slot_of.iter().flatten() {
+        sizes[*slot] += 1;
+    }
+    for (topic, size) in topics.iter_mut().zip(sizes) {
+        topic.size = size;
+    }
+    Fitted {
+        matrix,
+        slot_of,
+        topics,
+        next_id,
+        merges,
+    }
+}
+
+/// Steps 5-7 on a fit: confidences, labels and representatives, themes.
+fn finish(inputs: &[TopicInput], fitted: Fitted, config: &TopicsConfig) -> TopicsResult {
+    let Fitted {
+        matrix,
+        slot_of,
+        topics,
+        next_id,
+        merges,
+    } = fitted;
     let mut members: Vec<Vec<usize>> = vec![Vec::new(); topics.len()];
     for (row, slot) in slot_of.iter().enumerate() {
         if let Some(slot) = *slot {
@@ -298,9 +402,6 @@ pub fn cluster(
             })
         })
         .collect();
-    for (topic, topic_members) in topics.iter_mut().zip(&members) {
-        topic.size = topic_members.len() as u64;
-    }
 
     // 5. Labels of the topics that have members.
     let listed: Vec<usize> = (0..topics.len())
@@ -370,17 +471,103 @@ pub fn cluster(
     for topic in &mut described {
         topic.theme = theme_of.get(&topic.id).copied();
     }
-    let run = previous.map_or(0, |state| state.run) + 1;
     TopicsResult {
         assignments,
         topics: described,
         state: TopicState {
             next_id,
             topics,
-            run,
+            run: 0,
+            through: None,
+            comments: inputs.len() as u64,
         },
         merges,
         themes,
+    }
+}
+
+/// Splits topics in two until there are `wanted` topics with members: topics grow as epochs add
+/// comments, and without splits an incremental fit would keep the coarse topics of its first, small
+/// step. The topic with the largest spread (sum of `1 - cosine` of its members to its centroid; ties:
+/// lower id) is bisected by 2-means; the half with fewer members becomes a new topic (a `split_from`
+/// in the lineage). A topic whose halves would be too similar (`merge_similarity`) or too small
+/// (`min_topic_size`) is not split.
+fn split_broad(
+    matrix: &Matrix,
+    inputs: &[TopicInput],
+    slot_of: &mut [Option<usize>],
+    topics: &mut Vec<TopicCentroid>,
+    next_id: &mut TopicId,
+    wanted: usize,
+    config: &TopicsConfig,
+) {
+    let min_size = config.min_topic_size.max(1);
+    let bisect = TopicsConfig {
+        clusters: Some(2),
+        ..config.clone()
+    };
+    let mut unsplittable = vec![false; topics.len()];
+    loop {
+        let mut members: Vec<Vec<usize>> = vec![Vec::new(); topics.len()];
+        for (row, slot) in slot_of.iter().enumerate() {
+            if let Some(slot) = *slot {
+                members[slot].push(row);
+            }
+        }
+        let live = members.iter().filter(|rows| !rows.is_empty()).count();
+        if live >= wanted {
+            return;
+        }
+        unsplittable.resize(topics.len(), false);
+        let spread = |slot: usize| -> f64 {
+            members[slot]
+                .iter()
+                .filter(|&&row| !inputs[row].duplicate)
+                .map(|&row| f64::from(1.0 - dot(matrix.row(row), &topics[slot].centroid)))
+                .sum()
+        };
+        let candidate = (0..topics.len())
+            .filter(|&slot| !unsplittable[slot] && members[slot].len() >= 2 * min_size)
+            .map(|slot| (spread(slot), slot))
+            .max_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)));
+        let Some((_, slot)) = candidate else {
+            return;
+        };
+        unsplittable[slot] = true;
+        let train: Vec<usize> = members[slot]
+            .iter()
+            .copied()
+            .filter(|&row| !inputs[row].duplicate)
+            .collect();
+        let halves = kmeans::find_clusters(matrix, &train, &bisect);
+        if halves.len() != 2 * matrix.dim() {
+            continue;
+        }
+        let found = nearest(matrix, &members[slot], &halves);
+        let mut originals = [0usize; 2];
+        for (&row, found) in members[slot].iter().zip(&found) {
+            if let (Some((half, _)), false) = (found, inputs[row].duplicate) {
+                originals[*half] += 1;
+            }
+        }
+        if originals.iter().any(|&count| count < min_size) {
+            continue;
+        }
+        let smaller = usize::from(originals[1] < originals[0]);
+        let new_slot = topics.len();
+        topics.push(TopicCentroid {
+            id: *next_id,
+            centroid: halves[smaller * matrix.dim()..(smaller + 1) * matrix.dim()].to_vec(),
+            size: 0,
+        });
+        *next_id = next_id.saturating_add(1);
+        for (&row, found) in members[slot].iter().zip(&found) {
+            if matches!(found, Some((half, _)) if *half == smaller) {
+                slot_of[row] = Some(new_slot);
+            }
+        }
+        unsplittable[slot] = false;
+        recompute_centroids(matrix, inputs, slot_of, topics);
     }
 }
 
@@ -581,6 +768,7 @@ mod tests {
     use super::*;
     use crate::text::is_stopword;
     use kmeans::SplitMix64;
+    use std::collections::HashMap;
 
     const DIM: usize = 384;
 
@@ -803,6 +991,7 @@ mod tests {
             &previous,
             &now,
             second.state.run,
+            None,
             2,
         );
         let kinds: Vec<(TopicEventKind, TopicId)> =
@@ -843,6 +1032,7 @@ mod tests {
             &std::collections::HashMap::new(),
             &now,
             third.state.run,
+            None,
             3,
         );
         let kinds: Vec<(TopicEventKind, TopicId)> =
@@ -978,6 +1168,8 @@ mod tests {
         assert_eq!(
             empty.state,
             TopicState {
+                through: None,
+                comments: 0,
                 next_id: 0,
                 topics: Vec::new(),
                 run: 1,
@@ -1018,6 +1210,8 @@ mod tests {
         };
         let mut topics = vec![topic(1), topic(2)];
         let state = TopicState {
+            through: None,
+            comments: 0,
             next_id: 4,
             run: 1,
             topics: vec![
@@ -1067,6 +1261,119 @@ mod tests {
         let json = serde_json::to_string(&result.state).unwrap();
         let back: TopicState = serde_json::from_str(&json).unwrap();
         assert_eq!(back, result.state);
+    }
+
+    fn day(d: i64) -> Option<chrono::DateTime<chrono::Utc>> {
+        chrono::DateTime::from_timestamp(d * 86_400 + 3_600, 0)
+    }
+
+    #[test]
+    fn epochs_follow_data_days_and_late_comments_join_the_first_open_one() {
+        let config = TopicsConfig::default();
+        let plan = plan_epochs(&[day(2), day(1), None, day(2)], None, &config);
+        assert_eq!(plan.steps, vec![86_400, 2 * 86_400]);
+        assert_eq!(plan.joins, vec![2 * 86_400, 86_400, 2 * 86_400, 2 * 86_400]);
+        // A state that has seen two comments and day 2: day 1 and day 2 arrive late.
+        let state = TopicState {
+            next_id: 0,
+            topics: Vec::new(),
+            run: 1,
+            through: Some(2 * 86_400),
+            comments: 2,
+        };
+        let plan = plan_epochs(
+            &[day(2), day(2), day(1), day(5), None],
+            Some(&state),
+            &config,
+        );
+        assert_eq!(plan.steps, vec![3 * 86_400, 5 * 86_400]);
+        assert_eq!(plan.joins[..2], [i64::MIN, i64::MIN]);
+        assert_eq!(plan.joins[2..], [3 * 86_400, 5 * 86_400, 5 * 86_400]);
+        // Nothing new: one re-fit; epochs off: one step.
+        let plan = plan_epochs(&[day(2), day(2)], Some(&state), &config);
+        assert_eq!(plan.steps, vec![i64::MIN]);
+        let off = TopicsConfig {
+            epoch_hours: 0.0,
+            ..TopicsConfig::default()
+        };
+        let plan = plan_epochs(&[day(1), day(3)], None, &off);
+        assert_eq!(
+            (plan.steps, plan.joins),
+            (vec![i64::MIN], vec![i64::MIN; 2])
+        );
+        // More epochs than steps allowed: consecutive ones are grouped.
+        let capped = TopicsConfig {
+            max_epoch_steps: 2,
+            ..TopicsConfig::default()
+        };
+        let plan = plan_epochs(&[day(1), day(2), day(3), day(4)], None, &capped);
+        assert_eq!(plan.steps, vec![2 * 86_400, 4 * 86_400]);
+        assert_eq!(
+            plan.joins,
+            vec![2 * 86_400, 2 * 86_400, 4 * 86_400, 4 * 86_400]
+        );
+    }
+
+    #[test]
+    fn one_run_over_three_days_equals_three_daily_runs() {
+        // Day 1: battery; day 2: delivery; day 3: payment, plus more battery.
+        let mut rng = SplitMix64::new(11);
+        let centers: Vec<Vec<f32>> = (0..3).map(|_| random_direction(&mut rng)).collect();
+        let mut corpus = Corpus::new();
+        let mut days = Vec::new();
+        for (d, (center, texts)) in centers
+            .iter()
+            .zip([&BATTERY[..], &DELIVERY[..], &PAYMENT[..]])
+            .enumerate()
+        {
+            corpus.add_blob(center, texts, 30, &mut rng);
+            days.extend(std::iter::repeat_n(day(d as i64 + 1), 30));
+        }
+        corpus.add_blob(&centers[0], &BATTERY, 10, &mut rng);
+        days.extend(std::iter::repeat_n(day(3), 10));
+        let config = TopicsConfig::default();
+        let inputs = corpus.inputs();
+
+        let plan = plan_epochs(&days, None, &config);
+        assert_eq!(plan.steps.len(), 3);
+        let (single, single_events) =
+            cluster_epochs(&inputs, &plan, None, HashMap::new(), &config, 0);
+        // Each subject is born on its own day.
+        let born: Vec<(TopicId, Option<chrono::DateTime<chrono::Utc>>)> = single_events
+            .iter()
+            .filter(|event| event.event == TopicEventKind::Born)
+            .map(|event| (event.topic, event.epoch))
+            .collect();
+        let midnight = |d: i64| chrono::DateTime::from_timestamp(d * 86_400, 0);
+        assert_eq!(
+            born,
+            vec![(0, midnight(1)), (1, midnight(2)), (2, midnight(3))]
+        );
+
+        let mut state: Option<TopicState> = None;
+        let mut previous_topic = HashMap::new();
+        let mut replayed = None;
+        for end in [30, 60, 100] {
+            let plan = plan_epochs(&days[..end], state.as_ref(), &config);
+            assert_eq!(plan.steps.len(), 1);
+            let (result, _) = cluster_epochs(
+                &inputs[..end],
+                &plan,
+                state.as_ref(),
+                previous_topic,
+                &config,
+                0,
+            );
+            previous_topic = (0..end)
+                .filter_map(|i| Some((corpus.ids[i].clone(), topic_of(&result, i)?)))
+                .collect();
+            state = Some(result.state.clone());
+            replayed = Some(result);
+        }
+        let mut replayed = replayed.unwrap();
+        assert_eq!(replayed.state.run, 3);
+        replayed.state.run = 1;
+        assert_eq!(replayed, single);
     }
 
     /// Timing on a large synthetic corpus; run with

@@ -23,7 +23,7 @@ use rayon::prelude::*;
 use serde_json::json;
 
 use crate::error::{Error, Result};
-use crate::text::{content_terms, LangStemmer};
+use crate::text::{content_terms, strip_links, LangStemmer};
 use crate::types::{
     Lang, SentimentCounts, SentimentLabel, Signal, SignalKind, Topic, TopicId, Window,
 };
@@ -89,8 +89,15 @@ pub struct TrendsConfig {
     pub merge_containment: f64,
     /// Signals whose comments' tf-idf term vectors have at least this cosine similarity are merged.
     pub merge_cosine: f64,
-    /// A signal flagged at most this many hours after a group closed may still join it.
+    /// A signal flagged at most this many hours after a group closed may still join it. A topic
+    /// joins a group of another topic only when flagged at most this many hours after the group's
+    /// first signal, with `merge_cosine`.
     pub merge_hours: f64,
+    /// A topic flagged at most this many hours after a group of another topic started joins it
+    /// with only `cotrend_cosine`: the facets of one event start trending in the same hours.
+    pub cotrend_hours: f64,
+    /// Least tf-idf cosine for such a co-trending topic.
+    pub cotrend_cosine: f64,
     /// Most comment ids listed per signal.
     pub max_comment_ids: usize,
 }
@@ -125,6 +132,8 @@ impl Default for TrendsConfig {
             merge_containment: 0.5,
             merge_cosine: 0.5,
             merge_hours: 24.0,
+            cotrend_hours: 6.0,
+            cotrend_cosine: 0.25,
             max_comment_ids: 500,
         }
     }
@@ -189,17 +198,6 @@ pub fn parse_bucket(s: &str) -> Result<i64> {
         return Err(invalid());
     }
     amount.checked_mul(unit_seconds).ok_or_else(invalid)
-}
-
-/// The text without links (`http://...`, `https://...`, `www....`): their fragments are not content.
-fn strip_links(text: &str) -> String {
-    text.split_whitespace()
-        .filter(|token| {
-            let lower = token.to_ascii_lowercase();
-            !(lower.contains("http://") || lower.contains("https://") || lower.starts_with("www."))
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// What a tracked item is.
@@ -651,10 +649,12 @@ fn merge_and_assemble(mut raw: Vec<RawSignal>, context: &AssemblyContext) -> Vec
             .then(b.episode.z.total_cmp(&a.episode.z))
     });
     let merge_seconds = (context.config.merge_hours * 3600.0) as i64;
+    let cotrend_seconds = (context.config.cotrend_hours * 3600.0) as i64;
     struct Group {
         members: Vec<usize>,
         support: BTreeSet<u32>,
         vector: TermVector,
+        started: DateTime<Utc>,
         active_until: DateTime<Utc>,
     }
     let mut groups: Vec<Group> = Vec::new();
@@ -671,19 +671,49 @@ fn merge_and_assemble(mut raw: Vec<RawSignal>, context: &AssemblyContext) -> Vec
                 ItemKey::Topic(topic) | ItemKey::Negative(topic) => Some(*topic),
                 ItemKey::Term(_) => None,
             };
+            let similarity = cosine(&own_vector, &group.vector);
             if let Some(topic) = topic_of(&signal.key) {
-                // Topics and sentiment shifts merge only with phrases and with their own topic.
-                let conflicting = group
-                    .members
-                    .iter()
-                    .any(|&m| topic_of(&raw[m].key).is_some_and(|other| other != topic));
-                if conflicting {
-                    continue;
-                }
+                // A second episode of the same topic (or shift) is a signal of its own.
                 let same_kind = group.members.iter().any(|&m| {
-                    std::mem::discriminant(&raw[m].key) == std::mem::discriminant(&signal.key)
+                    topic_of(&raw[m].key) == Some(topic)
+                        && std::mem::discriminant(&raw[m].key)
+                            == std::mem::discriminant(&signal.key)
                 });
                 if same_kind {
+                    continue;
+                }
+                // Another topic joins only when it co-trends: flagged within `merge_hours` of the
+                // group's first signal, with the same distinctive vocabulary (`merge_cosine`), or
+                // within `cotrend_hours` of it with some shared vocabulary (`cotrend_cosine`):
+                // one event's facets (the news, the prayers) start trending in the same hours.
+                // Overlapping comments are not enough: a broad topic overlaps many phrases.
+                // Sentiment shifts never join another topic's signals.
+                let mut others = group.members.iter().filter_map(|&m| match raw[m].key {
+                    ItemKey::Topic(other) | ItemKey::Negative(other) if other != topic => {
+                        Some(&raw[m].key)
+                    }
+                    _ => None,
+                });
+                let first_other = others.next();
+                if first_other.is_some() {
+                    let volumes = matches!(signal.key, ItemKey::Topic(_))
+                        && first_other
+                            .into_iter()
+                            .chain(others)
+                            .all(|key| matches!(key, ItemKey::Topic(_)));
+                    if !volumes {
+                        continue;
+                    }
+                    let since_start = (signal.first_flagged - group.started).num_seconds();
+                    let required = if since_start <= cotrend_seconds {
+                        context.config.cotrend_cosine
+                    } else {
+                        context.config.merge_cosine
+                    };
+                    if since_start <= merge_seconds && similarity >= required {
+                        target = Some(group_index);
+                        break;
+                    }
                     continue;
                 }
             }
@@ -697,7 +727,6 @@ fn merge_and_assemble(mut raw: Vec<RawSignal>, context: &AssemblyContext) -> Vec
             let contained =
                 own.intersection(&group.support).count() as f64 / own.len().max(1) as f64;
             let overlaps = jaccard_overlap || contained >= context.config.merge_containment;
-            let similarity = cosine(&own_vector, &group.vector);
             if overlaps || similarity >= context.config.merge_cosine {
                 target = Some(group_index);
                 break;
@@ -717,6 +746,7 @@ fn merge_and_assemble(mut raw: Vec<RawSignal>, context: &AssemblyContext) -> Vec
                 members: vec![index],
                 support: own.clone(),
                 vector: own_vector,
+                started: signal.first_flagged,
                 active_until: own_open_until,
             }),
         }

@@ -452,6 +452,18 @@ fn authors_gate_blocks_a_rise_from_few_authors() {
         "{:#?}",
         output.signals
     );
+    // Control: without the authors gate the same rise is flagged.
+    let no_gate = TrendsConfig {
+        min_authors: 1,
+        long_min_authors: 1,
+        ..loose
+    };
+    let output = run(&few, &no_gate);
+    assert!(
+        !phrase_signals_with(&output, "checkout").is_empty(),
+        "{:#?}",
+        output.signals
+    );
 }
 
 #[test]
@@ -675,4 +687,115 @@ fn config_round_trips_through_toml() {
     let back: TrendsConfig = toml::from_str(&text).expect("parse");
     assert_eq!(back, config);
     assert!(toml::from_str::<TrendsConfig>("no_such_field = 1").is_err());
+}
+
+/// Adds `per_hour` comments an hour (after a 12-hour ramp) of `topic` from `from_hour` for `hours`,
+/// each text a few background words around `words`.
+fn rise(
+    owned: &mut Vec<Owned>,
+    rng: &mut Rng,
+    topic: TopicId,
+    words: &str,
+    from_hour: i64,
+    hours: i64,
+    per_hour: f64,
+) {
+    for hour in from_hour..from_hour + hours {
+        let progress = ((hour - from_hour) as f64 / 12.0).min(1.0);
+        for _ in 0..(per_hour * progress + rng.unit()).floor() as usize {
+            owned.push(Owned {
+                id: format!("t{}", owned.len()),
+                timestamp: start() + Duration::seconds(hour * 3600 + rng.below(3600) as i64),
+                author: format!("a{}", rng.below(3000)),
+                text: format!("{words} {}", rng.words(3).join(" ")),
+                topic: Some(topic),
+                sentiment: SentimentLabel::Neutral,
+            });
+        }
+    }
+}
+
+#[test]
+fn co_trending_topics_of_one_event_merge_but_not_later_ones() {
+    let mut owned = background(&Background::default());
+    let mut rng = Rng(crate::rng::SplitMix64::new(5));
+    // Two facets of one event (new topics) rise in the same hours and share a word; a third new
+    // topic with the first one's words rises four days later.
+    rise(
+        &mut owned,
+        &mut rng,
+        6,
+        "quakeville quake damage",
+        12 * 24,
+        48,
+        8.0,
+    );
+    rise(
+        &mut owned,
+        &mut rng,
+        7,
+        "quakeville prayers victims",
+        12 * 24,
+        48,
+        8.0,
+    );
+    rise(
+        &mut owned,
+        &mut rng,
+        8,
+        "quakeville quake damage",
+        16 * 24,
+        48,
+        8.0,
+    );
+    let mut sorted = owned;
+    sorted.sort_by_key(|comment| comment.timestamp);
+    let output = run(&sorted, &TrendsConfig::default());
+    let topic_groups: Vec<Vec<TopicId>> = output
+        .signals
+        .iter()
+        .map(|signal| {
+            let merged = signal.evidence["merged"].as_array().expect("merged list");
+            let mut topics: Vec<TopicId> = merged
+                .iter()
+                .filter_map(|member| {
+                    member["item"]
+                        .as_str()?
+                        .strip_prefix("topic:")?
+                        .parse()
+                        .ok()
+                })
+                .collect();
+            topics.extend(signal.topic);
+            topics.sort_unstable();
+            topics.dedup();
+            topics
+        })
+        .filter(|topics| !topics.is_empty())
+        .collect();
+    let summary: Vec<(String, Vec<String>)> = output
+        .signals
+        .iter()
+        .map(|signal| {
+            let merged = signal.evidence["merged"].as_array().expect("merged list");
+            let items = merged.iter().map(|m| m["item"].to_string()).collect();
+            (signal.id.clone(), items)
+        })
+        .collect();
+    assert_eq!(topic_groups, vec![vec![6, 7], vec![8]], "{summary:?}");
+
+    // Without the co-trending rule, and with a `merge_cosine` that asks for near-identical
+    // vocabulary, the three topics stay apart.
+    let strict = TrendsConfig {
+        cotrend_hours: 0.0,
+        merge_cosine: 0.9,
+        ..TrendsConfig::default()
+    };
+    let output = run(&sorted, &strict);
+    let topic_signals = output
+        .signals
+        .iter()
+        .filter(|signal| signal.kind == SignalKind::Topic)
+        .count();
+    assert_eq!(topic_signals, 3, "{:#?}", output.signals);
 }
