@@ -8,14 +8,18 @@
 //!
 //! One session per worker, each with one intra-op thread: on small batches, two single-threaded
 //! sessions keep both cores busy where one two-threaded session waits on its own synchronisation.
+//! The sessions share their pre-packed weight matrices and, for a large vocabulary, one copy of the
+//! word-embedding table (multilingual-e5-small's is 384 MB; each session would hold its own).
 
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use ort::environment::Environment;
 use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
-use ort::value::TensorRef;
+use ort::value::{DynValue, Tensor, TensorRef};
 
 use super::Runner;
 use crate::error::{Error, Result};
@@ -71,12 +75,16 @@ impl OnnxRunner {
             return Err(Error::ModelMissing { path: library });
         }
         let environment = environment(&library)?;
-        let model = std::fs::read(graph).map_err(|source| Error::io(graph, source))?;
-        // The sessions share their pre-packed weight matrices.
+        // The sessions share their pre-packed weight matrices, and a large vocabulary table.
         let prepacked = ort::session::builder::PrepackedWeights::new();
-        let sessions = (0..workers.max(1))
+        let workers = workers.max(1);
+        let table = match graph.parent() {
+            Some(dir) if workers > 1 => shared_vocabulary(&dir.join("model.safetensors"))?,
+            _ => None,
+        };
+        let sessions = (0..workers)
             .map(|_| {
-                Session::builder(&environment)
+                let builder = Session::builder(&environment)
                     .map_err(failed)?
                     .with_optimization_level(GraphOptimizationLevel::All)
                     .map_err(failed)?
@@ -85,14 +93,94 @@ impl OnnxRunner {
                     .with_inter_threads(1)
                     .map_err(failed)?
                     .with_prepacked_weights(&prepacked)
-                    .map_err(failed)?
-                    .commit_from_memory(&model)
+                    .map_err(failed)?;
+                let mut builder = match &table {
+                    Some(table) => builder
+                        .with_initializer(VOCABULARY_INITIALIZER, Arc::clone(table))
+                        .map_err(failed)?,
+                    None => builder,
+                };
+                builder
+                    .commit_from_file(graph)
                     .map(Mutex::new)
                     .map_err(failed)
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(OnnxRunner { sessions })
     }
+}
+
+/// Name of the word-embedding table in graphs from `scripts/export_onnx.py`.
+const VOCABULARY_INITIALIZER: &str = "word_embeddings";
+/// The same table in the model's `model.safetensors`.
+const VOCABULARY_TENSOR: &str = "embeddings.word_embeddings.weight";
+/// Tables at least this large (bytes) are shared between sessions.
+const SHARED_TABLE_BYTES: usize = 64 << 20;
+
+/// The word-embedding table of `weights` (a `model.safetensors`) as one tensor for all sessions,
+/// when it is an f32 table of at least [`SHARED_TABLE_BYTES`]; `None` otherwise or when the file
+/// is absent. Only the table's bytes are read.
+fn shared_vocabulary(weights: &Path) -> Result<Option<Arc<DynValue>>> {
+    let mut file = match File::open(weights) {
+        Ok(file) => file,
+        Err(_) => return Ok(None),
+    };
+    let invalid = |reason: &str| Error::Invalid(format!("{}: {reason}", weights.display()));
+    let mut length = [0u8; 8];
+    file.read_exact(&mut length)
+        .map_err(|source| Error::io(weights, source))?;
+    let header_length = usize::try_from(u64::from_le_bytes(length))
+        .ok()
+        .filter(|&length| length <= 100 << 20)
+        .ok_or_else(|| invalid("safetensors header too large"))?;
+    let mut header = vec![0u8; header_length];
+    file.read_exact(&mut header)
+        .map_err(|source| Error::io(weights, source))?;
+    let header: serde_json::Value =
+        serde_json::from_slice(&header).map_err(|_| invalid("unreadable safetensors header"))?;
+    let Some(info) = header.get(VOCABULARY_TENSOR) else {
+        return Ok(None);
+    };
+    let shape: Vec<usize> = info["shape"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|size| size.as_u64().and_then(|size| usize::try_from(size).ok()))
+        .collect();
+    let offsets: Vec<u64> = info["data_offsets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(serde_json::Value::as_u64)
+        .collect();
+    let count: usize = shape.iter().product();
+    let bytes = count.saturating_mul(4);
+    if info["dtype"] != "F32" || shape.len() != 2 || bytes < SHARED_TABLE_BYTES {
+        return Ok(None);
+    }
+    if offsets.len() != 2 || offsets[1].checked_sub(offsets[0]) != Some(bytes as u64) {
+        return Err(invalid(
+            "word-embedding table size does not match its shape",
+        ));
+    }
+    file.seek(SeekFrom::Start(8 + header_length as u64 + offsets[0]))
+        .map_err(|source| Error::io(weights, source))?;
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+    let mut values = Vec::with_capacity(count);
+    let mut chunk = vec![0u8; 1 << 20];
+    while values.len() < count {
+        let take = ((count - values.len()) * 4).min(chunk.len());
+        reader
+            .read_exact(&mut chunk[..take])
+            .map_err(|source| Error::io(weights, source))?;
+        values.extend(
+            chunk[..take]
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+        );
+    }
+    let tensor = Tensor::from_array(([shape[0], shape[1]], values)).map_err(failed)?;
+    Ok(Some(Arc::new(tensor.into_dyn())))
 }
 
 impl Runner for OnnxRunner {
