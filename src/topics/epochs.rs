@@ -157,11 +157,7 @@ pub fn cluster_epochs(
             through: through(step, state.as_ref()),
             comments: state.as_ref().map_or(0, |state| state.comments),
         };
-        let current: Vec<(&str, Option<TopicId>)> = subset
-            .iter()
-            .zip(&topic_ids)
-            .map(|(input, topic)| (input.id, *topic))
-            .collect();
+        let current = with_topics(&subset, &topic_ids);
         let seq = events.last().map_or(last_seq, |event| event.seq);
         events.extend(lineage::events(
             state.as_ref(),
@@ -190,11 +186,7 @@ pub fn cluster_epochs(
     result.state.run = run;
     result.state.through = through(last_step, state.as_ref());
     result.state.comments = inputs.len() as u64;
-    let current: Vec<(&str, Option<TopicId>)> = inputs
-        .iter()
-        .zip(&topic_ids)
-        .map(|(input, topic)| (input.id, *topic))
-        .collect();
+    let current = with_topics(inputs, &topic_ids);
     let seq = events.last().map_or(last_seq, |event| event.seq);
     events.extend(lineage::events(
         state.as_ref(),
@@ -207,4 +199,16 @@ pub fn cluster_epochs(
         seq,
     ));
     (result, events)
+}
+
+/// Each input's id with its topic.
+fn with_topics<'a>(
+    inputs: &[TopicInput<'a>],
+    topic_ids: &[Option<TopicId>],
+) -> Vec<(&'a str, Option<TopicId>)> {
+    inputs
+        .iter()
+        .zip(topic_ids)
+        .map(|(input, topic)| (input.id, *topic))
+        .collect()
 }

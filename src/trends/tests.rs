@@ -721,33 +721,13 @@ fn co_trending_topics_of_one_event_merge_but_not_later_ones() {
     let mut rng = Rng(crate::rng::SplitMix64::new(5));
     // Two facets of one event (new topics) rise in the same hours and share a word; a third new
     // topic with the first one's words rises four days later.
-    rise(
-        &mut owned,
-        &mut rng,
-        6,
-        "quakeville quake damage",
-        12 * 24,
-        48,
-        8.0,
-    );
-    rise(
-        &mut owned,
-        &mut rng,
-        7,
-        "quakeville prayers victims",
-        12 * 24,
-        48,
-        8.0,
-    );
-    rise(
-        &mut owned,
-        &mut rng,
-        8,
-        "quakeville quake damage",
-        16 * 24,
-        48,
-        8.0,
-    );
+    for (topic, words, from_hour) in [
+        (6, "quakeville quake damage", 12 * 24),
+        (7, "quakeville prayers victims", 12 * 24),
+        (8, "quakeville quake damage", 16 * 24),
+    ] {
+        rise(&mut owned, &mut rng, topic, words, from_hour, 48, 8.0);
+    }
     let mut sorted = owned;
     sorted.sort_by_key(|comment| comment.timestamp);
     let output = run(&sorted, &TrendsConfig::default());
