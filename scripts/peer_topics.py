@@ -46,10 +46,9 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from bertopic import BERTopic  # noqa: E402
-from peer_encode import load_model  # noqa: E402  (same model build as the encoder benchmark)
+from peer_encode import encode, load_model  # noqa: E402  (same model and encoding as the encoder benchmark)
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score  # noqa: E402
 
-BATCH_SIZE = 32
 DIMENSION = 384
 OUTLIER_TOPIC = -1
 # Package versions the report names.
@@ -109,16 +108,6 @@ def read_rows(path, limit):
     if not texts:
         sys.exit(f"{path}: no rows")
     return texts, labels
-
-
-def encode(model, texts):
-    return model.encode(
-        texts,
-        batch_size=BATCH_SIZE,
-        show_progress_bar=False,
-        convert_to_numpy=True,
-        normalize_embeddings=True,
-    )
 
 
 def main():

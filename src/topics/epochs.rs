@@ -185,7 +185,6 @@ pub fn cluster_epochs(
     result.merges = merges;
     result.state.run = run;
     result.state.through = through(last_step, state.as_ref());
-    result.state.comments = inputs.len() as u64;
     let current = with_topics(inputs, &topic_ids);
     let seq = events.last().map_or(last_seq, |event| event.seq);
     events.extend(lineage::events(

@@ -187,7 +187,6 @@ pub fn cluster(
     let mut result = finish(inputs, fitted, config);
     result.state.run = previous.map_or(0, |state| state.run) + 1;
     result.state.through = previous.and_then(|state| state.through);
-    result.state.comments = inputs.len() as u64;
     result
 }
 

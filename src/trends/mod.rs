@@ -688,19 +688,15 @@ fn merge_and_assemble(mut raw: Vec<RawSignal>, context: &AssemblyContext) -> Vec
                 // one event's facets (the news, the prayers) start trending in the same hours.
                 // Overlapping comments are not enough: a broad topic overlaps many phrases.
                 // Sentiment shifts never join another topic's signals.
-                let mut others = group.members.iter().filter_map(|&m| match raw[m].key {
-                    ItemKey::Topic(other) | ItemKey::Negative(other) if other != topic => {
-                        Some(&raw[m].key)
-                    }
-                    _ => None,
-                });
-                let first_other = others.next();
-                if first_other.is_some() {
+                let others: Vec<&ItemKey> = group
+                    .members
+                    .iter()
+                    .map(|&m| &raw[m].key)
+                    .filter(|key| topic_of(key).is_some_and(|other| other != topic))
+                    .collect();
+                if !others.is_empty() {
                     let volumes = matches!(signal.key, ItemKey::Topic(_))
-                        && first_other
-                            .into_iter()
-                            .chain(others)
-                            .all(|key| matches!(key, ItemKey::Topic(_)));
+                        && others.iter().all(|key| matches!(key, ItemKey::Topic(_)));
                     if !volumes {
                         continue;
                     }
