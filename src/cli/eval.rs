@@ -69,6 +69,9 @@ struct TopicsArgs {
     /// Encoder backend (default: the config default).
     #[arg(long, value_enum)]
     backend: Option<xsignal::embed::Backend>,
+    /// Encoder folder under the models directory (default: the config's `embed.model`).
+    #[arg(long)]
+    model: Option<String>,
     /// Embedding cache folder.
     #[arg(long, default_value = ".xsignal-cache")]
     cache: PathBuf,
@@ -89,11 +92,14 @@ fn embed_rows(
     encoder: &Encoder,
     cache_dir: &std::path::Path,
     texts: &[&str],
+    langs: &[xsignal::types::Lang],
 ) -> Result<Vec<Vec<f32>>, CliError> {
     std::fs::create_dir_all(cache_dir)?;
     let mut cache = EmbeddingCache::open(&cache_dir.join("embeddings.bin"), encoder.dim())?;
     let bar = indicatif::ProgressBar::new(texts.len() as u64);
-    let slots = embed::embed_cached(encoder, &mut cache, texts, &|done| bar.inc(done as u64))?;
+    let slots = embed::embed_cached(encoder, &mut cache, texts, Some(langs), &|done| {
+        bar.inc(done as u64)
+    })?;
     let vectors: Vec<Vec<f32>> = slots
         .iter()
         .map(|&slot| cache.vector(slot).to_vec())
@@ -196,10 +202,14 @@ fn run_topics(args: &TopicsArgs, global: &GlobalOpts) -> CliResult {
     if let Some(backend) = args.backend {
         config.embed.backend = backend;
     }
+    if let Some(model) = &args.model {
+        config.embed.model = model.clone();
+    }
     let encoder = Encoder::load(&global.models, &config.embed)?;
     let rows = eval::read_labelled(&args.file)?;
     let texts: Vec<&str> = rows.iter().map(|row| row.text.as_str()).collect();
-    let vectors = embed_rows(&encoder, &args.cache, &texts)?;
+    let langs: Vec<_> = rows.iter().map(|row| row.lang).collect();
+    let vectors = embed_rows(&encoder, &args.cache, &texts, &langs)?;
     let started = Instant::now();
     let inputs: Vec<TopicInput> = rows
         .iter()

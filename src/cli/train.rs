@@ -116,7 +116,9 @@ pub fn run(args: &Args, global: &GlobalOpts) -> CliResult {
     let mut cache = EmbeddingCache::open(&args.cache.join("embeddings.bin"), encoder.dim())?;
     let texts: Vec<&str> = rows.iter().map(|(_, row)| row.text.as_str()).collect();
     let bar = indicatif::ProgressBar::new(texts.len() as u64);
-    let slots = embed::embed_cached(&encoder, &mut cache, &texts, &|done| bar.inc(done as u64))?;
+    let slots = embed::embed_cached(&encoder, &mut cache, &texts, None, &|done| {
+        bar.inc(done as u64)
+    })?;
     let vectors: Vec<Vec<f32>> = slots
         .iter()
         .map(|&slot| cache.vector(slot).to_vec())

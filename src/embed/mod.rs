@@ -33,6 +33,7 @@ use tokenizers::Tokenizer;
 pub use cache::EmbeddingCache;
 
 use crate::error::{Error, Result};
+use crate::types::Lang;
 
 /// Which inference stack runs the transformer. All load the same model folder and agree to a cosine
 /// of at least 0.999 on the same text.
@@ -169,6 +170,44 @@ pub struct Encoder {
     batch_size: usize,
     fingerprint: String,
     cache_fingerprint: String,
+    /// Subtracted from every text's vector before the final normalisation (`center.json` in the
+    /// model folder), for models whose vectors share one dominant direction.
+    center: Option<Center>,
+    /// Put before every text (the center's `prefix`), and its word pieces.
+    prefix: String,
+    prefix_ids: Vec<u32>,
+}
+
+/// A model folder's `center.json`: the mean vector of a broad sample of texts, overall and per
+/// language. Models such as multilingual-e5-small give every pair of texts a cosine of about 0.8;
+/// with the mean removed, cosines spread around 0 as those of all-MiniLM-L6-v2 do, so the same
+/// topic thresholds hold. Removing each language's own mean also removes most of what separates
+/// an English text from a German one on the same subject.
+#[derive(Clone, Debug, serde::Serialize, Deserialize)]
+pub struct Center {
+    /// Format version (1).
+    pub version: u32,
+    /// The model folder it was computed for.
+    pub model: String,
+    /// How it was computed: the command and the texts.
+    pub provenance: serde_json::Value,
+    /// Text put before every text, as the model was trained to expect (multilingual-e5-small:
+    /// `query: `); the mean was computed with it.
+    #[serde(default)]
+    pub prefix: String,
+    /// The mean of the texts' L2-normalised vectors (for texts of a language without its own).
+    pub mean: Vec<f32>,
+    /// The mean per language code (`en`, `de`).
+    #[serde(default)]
+    pub by_language: std::collections::BTreeMap<String, Vec<f32>>,
+}
+
+impl Center {
+    /// The mean to remove from a text in `lang` (its language's, else the overall one).
+    fn mean_for(&self, lang: Option<Lang>) -> &[f32] {
+        lang.and_then(|lang| self.by_language.get(lang.code()))
+            .unwrap_or(&self.mean)
+    }
 }
 
 /// The folder of the configured model under `models_dir`.
@@ -306,21 +345,93 @@ impl Encoder {
             }
             Err(_) => String::new(),
         };
-        Ok(Encoder {
+        let center_path = dir.join("center.json");
+        let center = match std::fs::read_to_string(&center_path) {
+            Ok(text) => {
+                let center: Center = serde_json::from_str(&text).map_err(|source| Error::Json {
+                    path: center_path.clone(),
+                    source,
+                })?;
+                for (name, mean) in std::iter::once(("mean", &center.mean)).chain(
+                    center
+                        .by_language
+                        .iter()
+                        .map(|(lang, mean)| (lang.as_str(), mean)),
+                ) {
+                    if mean.len() != shape.hidden_size {
+                        return Err(Error::Invalid(format!(
+                            "{}: {name} has {} values, the model {}",
+                            center_path.display(),
+                            mean.len(),
+                            shape.hidden_size
+                        )));
+                    }
+                }
+                Some(center)
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+            Err(source) => return Err(Error::io(&center_path, source)),
+        };
+        let prefix = center
+            .as_ref()
+            .map(|center| center.prefix.clone())
+            .unwrap_or_default();
+        let encoder = Encoder {
             runner,
             tokenizer,
             backend,
+            center,
+            prefix: String::new(),
+            prefix_ids: Vec::new(),
             dim: shape.hidden_size,
             max_tokens: config.max_tokens.max(8),
             batch_size: config.batch_size.max(1),
             cache_fingerprint: format!("{fingerprint}/windows/{}{source}", backend.revision()),
             fingerprint,
-        })
+        };
+        if prefix.is_empty() {
+            Ok(encoder)
+        } else {
+            encoder.with_prefix(&prefix)
+        }
     }
 
     /// Embedding width.
     pub fn dim(&self) -> usize {
         self.dim
+    }
+
+    /// The same encoder without its center: vectors as the model pools them (used to compute a
+    /// center). Its cache key space is its own.
+    pub fn uncentred(mut self) -> Encoder {
+        if self.center.take().is_some() {
+            self.cache_fingerprint.push_str("/uncentred");
+        }
+        self
+    }
+
+    /// True when a text's vector depends on its language (the center has per-language means).
+    pub fn centres_by_language(&self) -> bool {
+        self.center
+            .as_ref()
+            .is_some_and(|center| !center.by_language.is_empty())
+    }
+
+    /// Puts `prefix` before every text (see [`Center::prefix`]).
+    pub fn with_prefix(mut self, prefix: &str) -> Result<Encoder> {
+        self.prefix = prefix.to_string();
+        self.prefix_ids = if prefix.trim().is_empty() {
+            Vec::new()
+        } else {
+            self.tokenizer
+                .encode(prefix.trim_end(), false)
+                .map_err(|error| Error::Tokenizer(error.to_string()))?
+                .get_ids()
+                .to_vec()
+        };
+        self.cache_fingerprint
+            .push_str(&format!("/prefix={prefix:?}"));
+        Ok(self)
     }
 
     /// The backend running the model.
@@ -348,6 +459,13 @@ impl Encoder {
     /// Tokenises `text` into one or more windows of at most `max_tokens` ids, each framed by the
     /// tokenizer's special tokens.
     fn windows(&self, text: &str) -> Result<Vec<Vec<u32>>> {
+        let prefixed;
+        let text = if self.prefix.is_empty() {
+            text
+        } else {
+            prefixed = format!("{}{text}", self.prefix);
+            prefixed.as_str()
+        };
         let encoding = self
             .tokenizer
             .encode(text, true)
@@ -357,7 +475,11 @@ impl Encoder {
             return Ok(vec![ids.to_vec()]);
         }
         let special = encoding.get_special_tokens_mask();
-        let head = special.iter().take_while(|&&s| s == 1).count();
+        let mut head = special.iter().take_while(|&&s| s == 1).count();
+        // Every window starts with the prefix.
+        if !self.prefix_ids.is_empty() && ids[head..].starts_with(&self.prefix_ids) {
+            head += self.prefix_ids.len();
+        }
         let tail = special.iter().rev().take_while(|&&s| s == 1).count();
         let (prefix, body, suffix) = (
             &ids[..head],
@@ -396,6 +518,17 @@ impl Encoder {
     pub fn embed(
         &self,
         texts: &[&str],
+        progress: &(dyn Fn(usize) + Sync),
+    ) -> Result<Vec<Vec<f32>>> {
+        self.embed_in(texts, None, progress)
+    }
+
+    /// [`Encoder::embed`] for texts of known languages (`langs[i]` is the language of
+    /// `texts[i]`): a model centred per language removes each text's own language's mean.
+    pub fn embed_in(
+        &self,
+        texts: &[&str],
+        langs: Option<&[Lang]>,
         progress: &(dyn Fn(usize) + Sync),
     ) -> Result<Vec<Vec<f32>>> {
         let windows: Vec<Vec<Vec<u32>>> = texts
@@ -494,6 +627,16 @@ impl Encoder {
             }
             unit += list.len();
         }
+        if let Some(center) = &self.center {
+            for (index, vector) in output.iter_mut().enumerate() {
+                let mean = center.mean_for(langs.map(|langs| langs[index]));
+                for (x, c) in vector.iter_mut().zip(mean) {
+                    *x -= c;
+                }
+                let norm = vector.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+                vector.iter_mut().for_each(|x| *x /= norm);
+            }
+        }
         Ok(output)
     }
 }
@@ -540,11 +683,24 @@ pub fn embed_cached(
     encoder: &Encoder,
     cache: &mut EmbeddingCache,
     texts: &[&str],
+    langs: Option<&[Lang]>,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<Vec<usize>> {
+    let by_language = encoder.centres_by_language();
     let keys: Vec<cache::CacheKey> = texts
         .par_iter()
-        .map(|text| EmbeddingCache::key(encoder.cache_fingerprint(), text))
+        .enumerate()
+        .map(|(index, text)| match langs {
+            Some(langs) if by_language => EmbeddingCache::key(
+                &format!(
+                    "{}/lang={}",
+                    encoder.cache_fingerprint(),
+                    langs[index].code()
+                ),
+                text,
+            ),
+            _ => EmbeddingCache::key(encoder.cache_fingerprint(), text),
+        })
         .collect();
     let mut missing: Vec<usize> = Vec::new();
     let mut seen = std::collections::HashSet::new();
@@ -557,7 +713,9 @@ pub fn embed_cached(
     // Encode in slices so an interrupted run keeps what it finished.
     for slice in missing.chunks(4096) {
         let slice_texts: Vec<&str> = slice.iter().map(|&index| texts[index]).collect();
-        let vectors = encoder.embed(&slice_texts, progress)?;
+        let slice_langs: Option<Vec<Lang>> =
+            langs.map(|langs| slice.iter().map(|&index| langs[index]).collect());
+        let vectors = encoder.embed_in(&slice_texts, slice_langs.as_deref(), progress)?;
         for (&index, vector) in slice.iter().zip(&vectors) {
             cache.insert(keys[index], vector);
         }

@@ -207,3 +207,82 @@ fn a_backend_not_compiled_in_is_an_error_not_a_panic() {
         assert!(message.contains("--features"), "{message}");
     }
 }
+
+/// The plain multilingual encoder (centred, with its prefix), or `None` with a printed reason.
+fn multilingual() -> Option<Encoder> {
+    let config = EmbedConfig {
+        model: crate::models::BASE_E5_MODEL.to_string(),
+        ..Default::default()
+    };
+    match Encoder::load(&models(), &config) {
+        Ok(encoder) => Some(encoder),
+        Err(error) => {
+            eprintln!("skipping: {error:#}");
+            None
+        }
+    }
+}
+
+#[test]
+fn every_window_starts_with_the_prefix() {
+    let Some(encoder) = multilingual() else {
+        return;
+    };
+    assert_eq!(encoder.prefix, "query: ");
+    assert!(!encoder.prefix_ids.is_empty());
+    let text = "The thermostat reboots every night after the update. ".repeat(40);
+    let windows = encoder.windows(&text).unwrap();
+    assert!(windows.len() > 1);
+    for window in &windows {
+        assert!(window.len() <= encoder.max_tokens());
+        // The start token, then the prefix's word pieces.
+        assert_eq!(
+            &window[1..1 + encoder.prefix_ids.len()],
+            encoder.prefix_ids.as_slice()
+        );
+    }
+    let short = encoder.windows("Kurzer Text.").unwrap();
+    assert_eq!(
+        &short[0][1..1 + encoder.prefix_ids.len()],
+        encoder.prefix_ids.as_slice()
+    );
+}
+
+#[test]
+fn centring_spreads_cosines_and_follows_the_language() {
+    let Some(encoder) = multilingual() else {
+        return;
+    };
+    let texts = [
+        "The battery drains very fast",
+        "Delivery took three weeks",
+        "Der Akku ist sehr schnell leer",
+    ];
+    let langs = [Lang::En, Lang::En, Lang::De];
+    let raw = multilingual()
+        .unwrap()
+        .uncentred()
+        .embed(&texts, &|_| {})
+        .unwrap();
+    let centred = encoder.embed_in(&texts, Some(&langs), &|_| {}).unwrap();
+    // Raw, unrelated texts are close (about 0.8); centred, they are not.
+    assert!(
+        cosine(&raw[0], &raw[1]) > 0.7,
+        "{}",
+        cosine(&raw[0], &raw[1])
+    );
+    assert!(cosine(&centred[0], &centred[1]) < 0.4);
+    // Same subject across languages is closer than another subject in the same language.
+    assert!(cosine(&centred[0], &centred[2]) > cosine(&centred[0], &centred[1]) + 0.2);
+    for vector in &centred {
+        let norm: f32 = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-4);
+    }
+    // Each text is centred with its own language's mean: the German text's vector differs from
+    // the one it gets when taken for English.
+    let as_english = encoder
+        .embed_in(&texts[2..], Some(&[Lang::En]), &|_| {})
+        .unwrap();
+    assert!(cosine(&as_english[0], &centred[2]) < 0.999);
+    assert!(encoder.centres_by_language());
+}

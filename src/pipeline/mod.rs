@@ -163,6 +163,8 @@ pub fn analyze(
     // never hold memory at the same time.
     let encoder = Encoder::load(&options.models_dir, &config.embed)?;
     config.sentiment.check(&options.models_dir, &config.embed)?;
+    let encoder_fingerprint = encoder.fingerprint().to_string();
+    check_topic_encoder(&workspace.path("topic_state.json"), &encoder_fingerprint)?;
 
     let ingested = timer.time("ingest", 0, || {
         ingest::ingest_files(&options.files, &options.columns, &config.ingest)
@@ -246,20 +248,35 @@ pub fn analyze(
         .iter()
         .map(|comment| comment.text.as_str())
         .collect();
+    let langs: Vec<Lang> = comments.iter().map(|comment| comment.lang).collect();
     let bar = progress_bar(options.progress, total, "embed");
     let slots = timer.time("embed", total, || {
-        embed::embed_cached(&encoder, &mut cache, &texts, &|done| bar.inc(done as u64))
+        embed::embed_cached(&encoder, &mut cache, &texts, Some(&langs), &|done| {
+            bar.inc(done as u64)
+        })
     })?;
     bar.finish_and_clear();
     let encoded_comments = (cache.len() - cached_before) as u64;
 
     // Sentences of multi-sentence comments: encoded by the topic encoder too, so each can count
     // for the topic nearest to it.
-    let langs: Vec<Lang> = comments.iter().map(|comment| comment.lang).collect();
     let spans = sentiment::sentences::sentence_spans(&config.sentiment, &texts, &langs);
     let sentence_slots = timer.time("sentences", total, || {
         let sentence_texts = sentiment::sentences::sentence_texts(&texts, &spans);
-        embed::embed_cached(&encoder, &mut cache, &sentence_texts, &|_| {})
+        // A sentence is in its comment's language.
+        let sentence_langs: Vec<Lang> = langs
+            .iter()
+            .zip(&spans)
+            .filter(|(_, ranges)| ranges.len() > 1)
+            .flat_map(|(&lang, ranges)| std::iter::repeat_n(lang, ranges.len()))
+            .collect();
+        embed::embed_cached(
+            &encoder,
+            &mut cache,
+            &sentence_texts,
+            Some(&sentence_langs),
+            &|_| {},
+        )
     })?;
     // The encoder's sessions hold a few hundred MB; the later stages do not need them.
     drop(encoder);
@@ -384,6 +401,7 @@ pub fn analyze(
     );
     drop(units);
 
+    clustered.state.encoder = Some(encoder_fingerprint);
     let state_text = serde_json::to_string(&clustered.state).expect("topic state serialises");
     workspace::write_text(&state_path, &state_text)?;
     workspace::append_jsonl(&events_path, &topic_events)?;
@@ -499,6 +517,32 @@ struct CommentTopic {
     topic: Option<TopicId>,
 }
 
+/// Fails when the workspace's topics were built from another encoder's vectors: their centroids
+/// cannot be compared with this encoder's (a state written before encoders were recorded passes).
+fn check_topic_encoder(state_path: &Path, fingerprint: &str) -> Result<()> {
+    #[derive(serde::Deserialize)]
+    struct Recorded {
+        encoder: Option<String>,
+    }
+    let text = match std::fs::read_to_string(state_path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => return Err(Error::io(state_path, source)),
+    };
+    let recorded: Recorded = serde_json::from_str(&text).map_err(|source| Error::Json {
+        path: state_path.to_path_buf(),
+        source,
+    })?;
+    match recorded.encoder {
+        Some(built) if built != fingerprint => Err(Error::Invalid(format!(
+            "{}: the workspace's topics were built with the encoder {built}, this config's is \
+             {fingerprint}; set embed.model back or start a new workspace",
+            state_path.display()
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// True when the workspace holds outputs made with exactly this config.
 fn outputs_are_current(workspace: &Workspace, config: &Config) -> bool {
     let outputs = [
@@ -552,4 +596,29 @@ fn write_outputs(
         &feed::report(summary, &listed, signals, rejects),
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topics_of_another_encoder_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("topic_state.json");
+        // No state yet, and a state from before encoders were recorded: both pass.
+        check_topic_encoder(&path, "all-MiniLM-L6-v2/max_tokens=128").unwrap();
+        std::fs::write(&path, r#"{"next_id":0,"topics":[]}"#).unwrap();
+        check_topic_encoder(&path, "all-MiniLM-L6-v2/max_tokens=128").unwrap();
+        let state = r#"{"next_id":0,"topics":[],"encoder":"all-MiniLM-L6-v2/max_tokens=128"}"#;
+        std::fs::write(&path, state).unwrap();
+        check_topic_encoder(&path, "all-MiniLM-L6-v2/max_tokens=128").unwrap();
+        let error = check_topic_encoder(&path, "multilingual-e5-small/max_tokens=128")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("all-MiniLM-L6-v2") && error.contains("multilingual-e5-small"),
+            "{error}"
+        );
+    }
 }

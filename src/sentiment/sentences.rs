@@ -114,9 +114,9 @@ fn score_comments(
     } else {
         1.0
     };
-    let comment_slots = embed_cached(encoder, cache, texts, &|_| {})?;
+    let comment_slots = embed_cached(encoder, cache, texts, None, &|_| {})?;
     let sentence_texts = sentence_texts(texts, spans);
-    let sentence_slots = embed_cached(encoder, cache, &sentence_texts, &|_| {})?;
+    let sentence_slots = embed_cached(encoder, cache, &sentence_texts, None, &|_| {})?;
     let cache: &EmbeddingCache = cache;
     let mut next = 0;
     let mut scored = Vec::with_capacity(texts.len());

@@ -175,6 +175,7 @@ mod tests {
             run: 1,
             through: None,
             comments: 0,
+            encoder: None,
         }
     }
 

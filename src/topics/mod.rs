@@ -139,6 +139,10 @@ pub struct TopicState {
     /// Number of workspace comments (a prefix of the append-only store) this state has seen.
     #[serde(default)]
     pub comments: u64,
+    /// Fingerprint of the encoder whose vectors the centroids are means of (set by the pipeline);
+    /// vectors of another encoder must not be compared with them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoder: Option<String>,
 }
 
 /// One topic's centroid.
@@ -479,6 +483,7 @@ fn finish(inputs: &[TopicInput], fitted: Fitted, config: &TopicsConfig) -> Topic
             run: 0,
             through: None,
             comments: inputs.len() as u64,
+            encoder: None,
         },
         merges,
         themes,
@@ -1169,6 +1174,7 @@ mod tests {
             TopicState {
                 through: None,
                 comments: 0,
+                encoder: None,
                 next_id: 0,
                 topics: Vec::new(),
                 run: 1,
@@ -1211,6 +1217,7 @@ mod tests {
         let state = TopicState {
             through: None,
             comments: 0,
+            encoder: None,
             next_id: 4,
             run: 1,
             topics: vec![
@@ -1279,6 +1286,7 @@ mod tests {
             run: 1,
             through: Some(2 * 86_400),
             comments: 2,
+            encoder: None,
         };
         let plan = plan_epochs(
             &[day(2), day(2), day(1), day(5), None],

@@ -100,6 +100,10 @@ pub struct TrendsConfig {
     pub cotrend_cosine: f64,
     /// Most comment ids listed per signal.
     pub max_comment_ids: usize,
+    /// Rates of topics and phrases are shares of each bucket's whole traffic, so that daily and
+    /// weekly cycles of traffic cancel out (the seasonality gate). `false` scans raw author counts
+    /// per bucket instead; it exists to show what the gate does, and then busy hours flag.
+    pub share_of_volume: bool,
 }
 
 impl Default for TrendsConfig {
@@ -135,6 +139,7 @@ impl Default for TrendsConfig {
             cotrend_hours: 6.0,
             cotrend_cosine: 0.25,
             max_comment_ids: 500,
+            share_of_volume: true,
         }
     }
 }
@@ -481,6 +486,12 @@ pub fn detect(docs: &[TrendDoc], topics: &[Topic], config: &TrendsConfig) -> Res
     let phrase_settings = scan_settings(config, false);
     let sentiment_settings = scan_settings(config, true);
     let empty = vec![0u32; buckets];
+    let per_bucket = vec![1u32; buckets];
+    let phrase_denominator = if config.share_of_volume {
+        &volume
+    } else {
+        &per_bucket
+    };
     let item_list: Vec<(&ItemKey, &ItemData)> = items
         .iter()
         .filter(|(_, data)| data.units.len() >= min_units)
@@ -489,7 +500,7 @@ pub fn detect(docs: &[TrendDoc], topics: &[Topic], config: &TrendsConfig) -> Res
         .par_iter()
         .flat_map_iter(|(key, data)| {
             let (denominator, settings) = match key {
-                ItemKey::Term(_) | ItemKey::Topic(_) => (&volume, &phrase_settings),
+                ItemKey::Term(_) | ItemKey::Topic(_) => (phrase_denominator, &phrase_settings),
                 ItemKey::Negative(topic) => (
                     topic_volume.get(topic).unwrap_or(&empty),
                     &sentiment_settings,

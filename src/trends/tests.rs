@@ -580,6 +580,16 @@ fn seasonality_and_volume_surge_flag_nothing() {
     let docs = to_docs(&owned);
     let output = detect(&docs, &topics(), &TrendsConfig::default()).expect("detect runs");
     assert!(output.signals.is_empty(), "{:#?}", output.signals);
+    // Control: without rates as shares of the traffic, the same stream's busy hours flag.
+    let raw_counts = TrendsConfig {
+        share_of_volume: false,
+        ..TrendsConfig::default()
+    };
+    let output = detect(&docs, &topics(), &raw_counts).expect("detect runs");
+    assert!(
+        !output.signals.is_empty(),
+        "no signal without the seasonality gate"
+    );
 }
 
 #[test]
