@@ -410,8 +410,8 @@ fn daily_files_replay_equals_one_run() {
 /// language).
 fn same_topic_shares(model: &str) -> (f64, f64) {
     use xsignal::embed::{EmbedConfig, Encoder};
-    use xsignal::topics::{cluster, TopicInput, TopicsConfig};
-    use xsignal::types::{Lang, SentimentLabel};
+    use xsignal::topics::{cluster, TopicsConfig};
+    use xsignal::types::Lang;
 
     let rows = xsignal::eval::read_labelled(
         &crate::common::root().join("tests/fixtures/bilingual_topics.jsonl"),
@@ -428,18 +428,7 @@ fn same_topic_shares(model: &str) -> (f64, f64) {
     let vectors = encoder
         .embed_in(&texts, Some(&langs), &|_| {})
         .expect("embeds");
-    let inputs: Vec<TopicInput> = rows
-        .iter()
-        .zip(&vectors)
-        .map(|(row, vector)| TopicInput {
-            id: &row.id,
-            text: &row.text,
-            lang: row.lang,
-            embedding: vector,
-            sentiment: SentimentLabel::Neutral,
-            duplicate: false,
-        })
-        .collect();
+    let inputs = xsignal::eval::topic_inputs(&rows, &vectors);
     let result = cluster(&inputs, None, &TopicsConfig::default());
     let (mut cross, mut cross_same, mut within, mut within_same) = (0, 0, 0, 0);
     for (i, a) in rows.iter().enumerate() {

@@ -8,7 +8,7 @@ use xsignal::embed::{self, EmbeddingCache, Encoder};
 use xsignal::eval::{self, clustering, sentiment};
 use xsignal::sentiment::sentences::{sentence_spans, Scorer};
 use xsignal::text::{content_terms, LangStemmer};
-use xsignal::topics::{self, TopicInput};
+use xsignal::topics;
 use xsignal::types::{Lang, SentimentLabel};
 use xsignal::Config;
 
@@ -211,18 +211,7 @@ fn run_topics(args: &TopicsArgs, global: &GlobalOpts) -> CliResult {
     let langs: Vec<_> = rows.iter().map(|row| row.lang).collect();
     let vectors = embed_rows(&encoder, &args.cache, &texts, &langs)?;
     let started = Instant::now();
-    let inputs: Vec<TopicInput> = rows
-        .iter()
-        .zip(&vectors)
-        .map(|(row, vector)| TopicInput {
-            id: &row.id,
-            text: &row.text,
-            lang: row.lang,
-            embedding: vector,
-            sentiment: SentimentLabel::Neutral,
-            duplicate: false,
-        })
-        .collect();
+    let inputs = eval::topic_inputs(&rows, &vectors);
     let result = topics::cluster(&inputs, None, &config.topics);
     let cluster_seconds = started.elapsed().as_secs_f64();
     let mut gold_ids: BTreeMap<&str, usize> = BTreeMap::new();

@@ -8,7 +8,13 @@ fn models() -> PathBuf {
 /// The encoder of `backend` from this checkout's models folder, or `None` (with a printed reason)
 /// when its files are absent.
 fn load(backend: Backend) -> Option<Encoder> {
+    load_model(&EmbedConfig::default().model, backend)
+}
+
+/// [`load`] for another model folder.
+fn load_model(model: &str, backend: Backend) -> Option<Encoder> {
     let config = EmbedConfig {
+        model: model.to_string(),
         backend,
         ..Default::default()
     };
@@ -210,17 +216,7 @@ fn a_backend_not_compiled_in_is_an_error_not_a_panic() {
 
 /// The plain multilingual encoder (centred, with its prefix), or `None` with a printed reason.
 fn multilingual() -> Option<Encoder> {
-    let config = EmbedConfig {
-        model: crate::models::BASE_E5_MODEL.to_string(),
-        ..Default::default()
-    };
-    match Encoder::load(&models(), &config) {
-        Ok(encoder) => Some(encoder),
-        Err(error) => {
-            eprintln!("skipping: {error:#}");
-            None
-        }
-    }
+    load_model(crate::models::BASE_E5_MODEL, EmbedConfig::default().backend)
 }
 
 #[test]

