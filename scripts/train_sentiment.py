@@ -317,11 +317,12 @@ def write_pack(args):
     pools = source_pools(args.data, rng, news=True)
     tokenizer = Tokenizer.from_file(args.tokenizer)
     limits = {"sst2": None, "imdb": 10000, "ag_news": 10000}
+    validation = validation_sets(args.data)
     encoded = {}
     for src, pool in pools.items():
         kept = pool[: limits.get(src)] if limits.get(src) else pool
         encoded["pool." + src] = (encode(tokenizer, [t for t, _ in kept], PACK_MAX_LEN), [l for _, l in kept])
-    for name, (data_rows, binary) in validation_sets(args.data).items():
+    for name, (data_rows, binary) in validation.items():
         encoded["val." + name] = (encode(tokenizer, [r["text"] for r in data_rows], PACK_MAX_LEN),
                                   [LABELS.index(r["label"]) for r in data_rows])
     pad = tokenizer.token_to_id("<pad>")
@@ -352,7 +353,7 @@ def write_pack(args):
     np.savez_compressed(f"{args.pack_out}/base.npz", **base)
     meta = dict(cfg=cfg, vocab=len(vocab), pad=remap[pad], seed=args.seed,
                 pool_lengths={src: len(pool) for src, pool in pools.items()},
-                validation={name: binary for name, (_, binary) in validation_sets(args.data).items()})
+                validation={name: binary for name, (_, binary) in validation.items()})
     with open(f"{args.pack_out}/meta.json", "w") as f:
         json.dump(meta, f, indent=1, sort_keys=True)
     print(f"wrote {args.pack_out}: vocabulary {len(vocab)} of {cfg['VOC']}", flush=True)

@@ -164,7 +164,8 @@ pub fn analyze(
     let encoder = Encoder::load(&options.models_dir, &config.embed)?;
     config.sentiment.check(&options.models_dir, &config.embed)?;
     let encoder_fingerprint = encoder.fingerprint().to_string();
-    check_topic_encoder(&workspace.path("topic_state.json"), &encoder_fingerprint)?;
+    let state_path = workspace.path("topic_state.json");
+    let previous = read_topic_state(&state_path, &encoder_fingerprint)?;
 
     let ingested = timer.time("ingest", 0, || {
         ingest::ingest_files(&options.files, &options.columns, &config.ingest)
@@ -313,17 +314,6 @@ pub fn analyze(
     let embeddings: Vec<&[f32]> = slots.iter().map(|&slot| cache.vector(slot)).collect();
     let sentiments: Vec<Sentiment> = scored.iter().map(|scored| scored.sentiment).collect();
 
-    let state_path = workspace.path("topic_state.json");
-    let previous: Option<TopicState> = if state_path.is_file() {
-        let text = std::fs::read_to_string(&state_path)
-            .map_err(|source| Error::io(&state_path, source))?;
-        Some(serde_json::from_str(&text).map_err(|source| Error::Json {
-            path: state_path.clone(),
-            source,
-        })?)
-    } else {
-        None
-    };
     let topic_inputs: Vec<TopicInput> = comments
         .iter()
         .zip(&embeddings)
@@ -517,29 +507,26 @@ struct CommentTopic {
     topic: Option<TopicId>,
 }
 
-/// Fails when the workspace's topics were built from another encoder's vectors: their centroids
-/// cannot be compared with this encoder's (a state written before encoders were recorded passes).
-fn check_topic_encoder(state_path: &Path, fingerprint: &str) -> Result<()> {
-    #[derive(serde::Deserialize)]
-    struct Recorded {
-        encoder: Option<String>,
-    }
+/// The workspace's topic state, if any. Fails when its topics were built from another encoder's
+/// vectors: their centroids cannot be compared with this encoder's (a state written before
+/// encoders were recorded passes).
+fn read_topic_state(state_path: &Path, fingerprint: &str) -> Result<Option<TopicState>> {
     let text = match std::fs::read_to_string(state_path) {
         Ok(text) => text,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(source) => return Err(Error::io(state_path, source)),
     };
-    let recorded: Recorded = serde_json::from_str(&text).map_err(|source| Error::Json {
+    let state: TopicState = serde_json::from_str(&text).map_err(|source| Error::Json {
         path: state_path.to_path_buf(),
         source,
     })?;
-    match recorded.encoder {
+    match &state.encoder {
         Some(built) if built != fingerprint => Err(Error::Invalid(format!(
             "{}: the workspace's topics were built with the encoder {built}, this config's is \
              {fingerprint}; set embed.model back or start a new workspace",
             state_path.display()
         ))),
-        _ => Ok(()),
+        _ => Ok(Some(state)),
     }
 }
 
@@ -607,13 +594,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("topic_state.json");
         // No state yet, and a state from before encoders were recorded: both pass.
-        check_topic_encoder(&path, "all-MiniLM-L6-v2/max_tokens=128").unwrap();
+        let minilm = "all-MiniLM-L6-v2/max_tokens=128";
+        assert!(read_topic_state(&path, minilm).unwrap().is_none());
         std::fs::write(&path, r#"{"next_id":0,"topics":[]}"#).unwrap();
-        check_topic_encoder(&path, "all-MiniLM-L6-v2/max_tokens=128").unwrap();
+        assert!(read_topic_state(&path, minilm).unwrap().is_some());
         let state = r#"{"next_id":0,"topics":[],"encoder":"all-MiniLM-L6-v2/max_tokens=128"}"#;
         std::fs::write(&path, state).unwrap();
-        check_topic_encoder(&path, "all-MiniLM-L6-v2/max_tokens=128").unwrap();
-        let error = check_topic_encoder(&path, "multilingual-e5-small/max_tokens=128")
+        let read = read_topic_state(&path, minilm).unwrap().unwrap();
+        assert_eq!(read.encoder.as_deref(), Some(minilm));
+        let error = read_topic_state(&path, "multilingual-e5-small/max_tokens=128")
             .unwrap_err()
             .to_string();
         assert!(
