@@ -417,6 +417,9 @@ pub fn analyze(
         })
         .collect();
 
+    // Comments without a timestamp are left out, so duplicate links are re-keyed to doc indices.
+    let kept: Vec<bool> = comments.iter().map(|c| c.timestamp.is_some()).collect();
+    let mut doc_duplicates = trends::duplicates_among_kept(&duplicate_of, &kept).into_iter();
     let trend_docs: Vec<TrendDoc> = comments
         .iter()
         .enumerate()
@@ -428,7 +431,7 @@ pub fn analyze(
                 author: comment.author.as_deref(),
                 text: &comment.text,
                 lang: comment.lang,
-                duplicate_of: duplicate_of[index],
+                duplicate_of: doc_duplicates.next().flatten(),
                 topic: enriched[index].topic,
                 sentiment: sentiments[index].label,
             })

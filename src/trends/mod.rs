@@ -45,6 +45,18 @@ pub struct TrendsConfig {
     pub long_window_buckets: usize,
     /// Half-life of the EWMA baseline, in buckets.
     pub half_life_buckets: f64,
+    /// Slow-burn window, in buckets (0, the default, disables it). It is compared with a baseline
+    /// of half-life `slow_half_life_buckets`, which starts as the plain mean of the item's history,
+    /// so that an issue rising over days does not become its own baseline as it does with
+    /// `half_life_buckets`.
+    pub slow_window_buckets: usize,
+    /// Half-life of the slow-burn window's baseline, in buckets.
+    pub slow_half_life_buckets: f64,
+    /// Minimum distinct authors in the slow-burn window.
+    pub slow_min_authors: usize,
+    /// z threshold of the slow-burn window (at least `z_threshold`). Its windows overlap for days,
+    /// so one item is tested many times over one rise: a stricter threshold keeps chance peaks out.
+    pub slow_z_threshold: f64,
     /// Buckets from the start of the data before anything may be flagged.
     pub warmup_buckets: usize,
     /// Minimum z score.
@@ -114,6 +126,10 @@ impl Default for TrendsConfig {
             window_buckets: 6,
             long_window_buckets: 24,
             half_life_buckets: 72.0,
+            slow_window_buckets: 0,
+            slow_half_life_buckets: 720.0,
+            slow_min_authors: 12,
+            slow_z_threshold: 6.0,
             warmup_buckets: 48,
             z_threshold: 4.0,
             beta: 2.0,
@@ -163,6 +179,24 @@ pub struct TrendDoc<'a> {
     pub topic: Option<TopicId>,
     /// Sentiment label.
     pub sentiment: SentimentLabel,
+}
+
+/// Exact-duplicate links among the items that become docs. `duplicate_of[i]` is the index of item
+/// `i`'s original among all items (`None` for an original) and `kept[i]` says whether item `i`
+/// becomes a doc (items without a timestamp do not). The result has one entry per kept item, in
+/// order: the doc index of the first kept member of its group, or `None` for that first member.
+pub fn duplicates_among_kept(duplicate_of: &[Option<usize>], kept: &[bool]) -> Vec<Option<usize>> {
+    let mut first_doc: HashMap<usize, usize> = HashMap::new();
+    let mut links = Vec::new();
+    for (item, original) in duplicate_of.iter().enumerate() {
+        if !kept[item] {
+            continue;
+        }
+        let doc = links.len();
+        let first = *first_doc.entry(original.unwrap_or(item)).or_insert(doc);
+        links.push((first != doc).then_some(first));
+    }
+    links
 }
 
 /// What [`detect`] returns.
@@ -331,8 +365,8 @@ fn prepare(docs: &[TrendDoc], config: &TrendsConfig) -> Result<Prepared> {
 fn validate(config: &TrendsConfig) -> Result<()> {
     let problem = if config.window_buckets == 0 {
         Some("window_buckets must be at least 1")
-    } else if config.half_life_buckets <= 0.0 {
-        Some("half_life_buckets must be positive")
+    } else if config.half_life_buckets <= 0.0 || config.slow_half_life_buckets <= 0.0 {
+        Some("half_life_buckets and slow_half_life_buckets must be positive")
     } else if config.beta <= 0.0 || config.sentiment_beta <= 0.0 {
         Some("beta and sentiment_beta must be positive")
     } else if config.persistence == 0 {
@@ -349,19 +383,34 @@ fn validate(config: &TrendsConfig) -> Result<()> {
 }
 
 fn scan_settings(config: &TrendsConfig, sentiment: bool) -> ScanSettings {
+    let alpha = |half_life: f64| 1.0 - 0.5f64.powf(1.0 / half_life);
     let mut scales = vec![Scale {
         window: config.window_buckets,
         min_authors: config.min_authors,
+        alpha: alpha(config.half_life_buckets),
+        slow: false,
+        z_threshold: None,
     }];
     if config.long_window_buckets > config.window_buckets {
         scales.push(Scale {
             window: config.long_window_buckets,
             min_authors: config.long_min_authors,
+            alpha: alpha(config.half_life_buckets),
+            slow: false,
+            z_threshold: None,
+        });
+    }
+    if config.slow_window_buckets > config.window_buckets.max(config.long_window_buckets) {
+        scales.push(Scale {
+            window: config.slow_window_buckets,
+            min_authors: config.slow_min_authors,
+            alpha: alpha(config.slow_half_life_buckets),
+            slow: true,
+            z_threshold: Some(config.slow_z_threshold),
         });
     }
     ScanSettings {
         scales,
-        alpha: 1.0 - 0.5f64.powf(1.0 / config.half_life_buckets),
         warmup_buckets: config.warmup_buckets,
         z_threshold: if sentiment {
             config.sentiment_z_threshold

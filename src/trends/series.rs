@@ -13,6 +13,15 @@ pub(crate) struct Scale {
     pub window: usize,
     /// Minimum distinct authors in the window.
     pub min_authors: usize,
+    /// EWMA weight of one new baseline observation.
+    pub alpha: f64,
+    /// The slow-burn scale: its baseline is the plain mean of the first `1 / alpha` observations
+    /// (a slow EWMA would otherwise keep its first observation for weeks); it does not hold open
+    /// an item flagged by a shorter scale, and does not flag a window that still holds buckets of
+    /// the item's last episode (it would flag every spike again once it closes).
+    pub slow: bool,
+    /// A stricter z threshold for this scale than the scan's.
+    pub z_threshold: Option<f64>,
 }
 
 /// Scan parameters shared by all scales.
@@ -20,8 +29,6 @@ pub(crate) struct Scale {
 pub(crate) struct ScanSettings {
     /// Window scales, shortest first.
     pub scales: Vec<Scale>,
-    /// EWMA weight of one new baseline observation.
-    pub alpha: f64,
     /// Buckets from the start of the data before anything may be flagged.
     pub warmup_buckets: usize,
     /// z threshold.
@@ -172,11 +179,15 @@ pub(crate) fn scan(units: &[Unit], denominator: &[u32], settings: &ScanSettings)
                         state.mean = lagged;
                         state.variance = 0.0;
                     } else {
+                        let weight = if scale.slow {
+                            scale.alpha.max(1.0 / (state.observations + 1) as f64)
+                        } else {
+                            scale.alpha
+                        };
                         let difference = lagged - state.mean;
-                        let increment = settings.alpha * difference;
+                        let increment = weight * difference;
                         state.mean += increment;
-                        state.variance =
-                            (1.0 - settings.alpha) * (state.variance + difference * increment);
+                        state.variance = (1.0 - weight) * (state.variance + difference * increment);
                     }
                     state.observations += 1;
                 }
@@ -190,7 +201,7 @@ pub(crate) fn scan(units: &[Unit], denominator: &[u32], settings: &ScanSettings)
             // history, `prior_count / H` is a plausible upper rate (rule of three).
             let history = denominator_prefix[window_start] as f64;
             let memory = if window_start > 0 {
-                history.min(history / window_start as f64 / settings.alpha)
+                history.min(history / window_start as f64 / scale.alpha)
             } else {
                 history
             };
@@ -203,15 +214,17 @@ pub(crate) fn scan(units: &[Unit], denominator: &[u32], settings: &ScanSettings)
             // The count noise is at least Poisson, whatever the EWMA variance says.
             let std = (state.variance.max(0.0).sqrt() * volume).max(expected.sqrt());
             let z = (observed - expected.max(settings.beta)) / (std + settings.beta);
-            if z >= settings.close_z {
+            let holds_open = !scale.slow || open.as_ref().is_some_and(|e| e.window == scale.window);
+            if z >= settings.close_z && holds_open {
                 any_elevated = true;
             }
             // The baseline needs `warmup_buckets` of history before the window.
             let warm = bucket >= settings.warmup_buckets + scale.window;
+            let z_threshold = settings.z_threshold.max(scale.z_threshold.unwrap_or(0.0));
             let z_gate = Gate {
                 value: z,
-                threshold: settings.z_threshold,
-                passed: z >= settings.z_threshold && warm,
+                threshold: z_threshold,
+                passed: z >= z_threshold && warm,
             };
             let author_gate = Gate {
                 value: observed,
@@ -229,7 +242,15 @@ pub(crate) fn scan(units: &[Unit], denominator: &[u32], settings: &ScanSettings)
                 threshold: settings.min_count as f64,
                 passed: state.units_in_window >= settings.min_count,
             };
-            let core = z_gate.passed && lift_gate.passed && author_gate.passed && count_gate.passed;
+            let fresh = !scale.slow
+                || episodes
+                    .last()
+                    .is_none_or(|done: &Episode| window_start > done.open_until);
+            let core = z_gate.passed
+                && lift_gate.passed
+                && author_gate.passed
+                && count_gate.passed
+                && fresh;
             let (spread_buckets, peak_authors) = if core {
                 spread(&units_of, window_start, bucket)
             } else {

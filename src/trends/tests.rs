@@ -789,3 +789,54 @@ fn co_trending_topics_of_one_event_merge_but_not_later_ones() {
         .count();
     assert_eq!(topic_signals, 3, "{:#?}", output.signals);
 }
+
+#[test]
+fn duplicate_links_follow_the_docs_that_are_kept() {
+    // Items 0..6; item 1 has no timestamp. Groups: {0, 3}, {1, 4, 5} (original 1 is dropped, so 4
+    // becomes the group's first doc), {2}.
+    let duplicate_of = [None, None, None, Some(0), Some(1), Some(1)];
+    let kept = [true, false, true, true, true, true];
+    let links = duplicates_among_kept(&duplicate_of, &kept);
+    // Doc indices: 0 -> item 0, 1 -> item 2, 2 -> item 3, 3 -> item 4, 4 -> item 5.
+    assert_eq!(links, vec![None, None, Some(0), None, Some(3)]);
+}
+
+#[test]
+fn slow_window_flags_a_slow_burn_the_default_windows_miss() {
+    // From day 6 a phrase rises linearly over 12 days to 0.8 comments an hour: the default
+    // baselines (half-life 72 buckets) rise with it.
+    let mut owned = background(&Background::default());
+    owned.extend(slow_burn(6, 12, 0.8, 100_000, 3));
+    let output = run(&owned, &TrendsConfig::default());
+    assert!(output.signals.is_empty(), "{:#?}", output.signals);
+    let slow = TrendsConfig {
+        slow_window_buckets: 72,
+        ..TrendsConfig::default()
+    };
+    let output = run(&owned, &slow);
+    assert_eq!(output.signals.len(), 1, "{:#?}", output.signals);
+    let signal = &output.signals[0];
+    assert!(signal.id.starts_with("phrase:checkout") || signal.id.starts_with("phrase:freez"));
+    assert_eq!(signal.evidence["window_buckets"], 72);
+    assert!(signal.score >= slow.slow_z_threshold);
+    assert_eq!(
+        signal.evidence["gates"]["z"]["threshold"].as_f64(),
+        Some(slow.slow_z_threshold)
+    );
+    assert!(signal.first_flagged > start() + Duration::days(9));
+    assert!(signal.first_flagged < start() + Duration::days(15));
+    // Neither the plain background nor daily and weekly cycles with a surge flag with it.
+    assert!(run(&background(&Background::default()), &slow)
+        .signals
+        .is_empty());
+    let seasonal = background(&Background {
+        daily_amplitude: 0.9,
+        weekend_factor: 0.4,
+        surge: Some((24 * 13 + 9, 4, 2.0)),
+        seed: 11,
+        ..Background::default()
+    });
+    let docs = to_docs(&seasonal);
+    let output = detect(&docs, &topics(), &slow).expect("detect runs");
+    assert!(output.signals.is_empty(), "{:#?}", output.signals);
+}
