@@ -210,6 +210,8 @@ fn run_topics(args: &TopicsArgs, global: &GlobalOpts) -> CliResult {
     let texts: Vec<&str> = rows.iter().map(|row| row.text.as_str()).collect();
     let langs: Vec<_> = rows.iter().map(|row| row.lang).collect();
     let vectors = embed_rows(&encoder, &args.cache, &texts, &langs)?;
+    // The model's sessions are not needed for clustering: their memory is given back first.
+    drop(encoder);
     let started = Instant::now();
     let inputs = eval::topic_inputs(&rows, &vectors);
     let result = topics::cluster(&inputs, None, &config.topics);

@@ -6,7 +6,9 @@
 //!
 //! The work that does not depend on the backend lives here: texts are tokenised in parallel, split
 //! into windows when too long, sorted by token length and cut into batches padded to the batch's
-//! longest text (little work is wasted on padding). The backend runs the batches, on one or more
+//! longest text (little work is wasted on padding). A batch holds at most
+//! [`EmbedConfig::batch_tokens`] padded word pieces, so long windows go a few at a time: the
+//! runtime's working memory grows with the batch, and small batches of long windows are no slower. The backend runs the batches, on one or more
 //! workers; a batch's composition never depends on the number of workers, so the output does not.
 //!
 //! **Long texts** are not silently cut. A text of more than [`EmbedConfig::max_tokens`] word pieces
@@ -123,6 +125,33 @@ impl std::fmt::Display for Backend {
     }
 }
 
+/// Default of [`EmbedConfig::batch_tokens`].
+pub const BATCH_TOKENS: usize = 512;
+
+/// Cuts windows sorted by length (ascending) into consecutive batches of at most `max_windows`
+/// windows and at most `max_tokens` word pieces once padded to the batch's longest window (always
+/// at least one window). Returns the index ranges of the batches.
+fn token_batches(
+    sorted_lengths: &[usize],
+    max_windows: usize,
+    max_tokens: usize,
+) -> Vec<std::ops::Range<usize>> {
+    let mut batches = Vec::new();
+    let mut start = 0;
+    while start < sorted_lengths.len() {
+        let mut end = start + 1;
+        while end < sorted_lengths.len()
+            && end - start < max_windows
+            && (end + 1 - start) * sorted_lengths[end] <= max_tokens
+        {
+            end += 1;
+        }
+        batches.push(start..end);
+        start = end;
+    }
+    batches
+}
+
 /// Settings of the encoder stage.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -133,8 +162,12 @@ pub struct EmbedConfig {
     pub backend: Backend,
     /// Word pieces per window, special tokens included; longer texts are split into windows.
     pub max_tokens: usize,
-    /// Texts per encoder batch.
+    /// Most windows per encoder batch.
     pub batch_size: usize,
+    /// Most word pieces per encoder batch (windows × the longest window's length, padding
+    /// included): long windows go in smaller batches, which keeps the runtime's working memory
+    /// small. At least one window per batch.
+    pub batch_tokens: usize,
     /// Encoder workers (0: one per core). Used by the backends that run one model per worker.
     pub workers: usize,
 }
@@ -146,6 +179,7 @@ impl Default for EmbedConfig {
             backend: Backend::fastest_compiled(),
             max_tokens: 128,
             batch_size: 32,
+            batch_tokens: BATCH_TOKENS,
             workers: 0,
         }
     }
@@ -168,6 +202,7 @@ pub struct Encoder {
     dim: usize,
     max_tokens: usize,
     batch_size: usize,
+    batch_tokens: usize,
     fingerprint: String,
     cache_fingerprint: String,
     /// Subtracted from every text's vector before the final normalisation (`center.json` in the
@@ -386,6 +421,7 @@ impl Encoder {
             dim: shape.hidden_size,
             max_tokens: config.max_tokens.max(8),
             batch_size: config.batch_size.max(1),
+            batch_tokens: config.batch_tokens,
             cache_fingerprint: format!("{fingerprint}/windows/{}{source}", backend.revision()),
             fingerprint,
         };
@@ -547,7 +583,17 @@ impl Encoder {
             let (text, window) = units[unit];
             (windows[text][window].len(), unit)
         });
-        let batches: Vec<&[usize]> = order.chunks(self.batch_size).collect();
+        let lengths: Vec<usize> = order
+            .iter()
+            .map(|&unit| {
+                let (text, window) = units[unit];
+                windows[text][window].len()
+            })
+            .collect();
+        let batches: Vec<&[usize]> = token_batches(&lengths, self.batch_size, self.batch_tokens)
+            .into_iter()
+            .map(|range| &order[range])
+            .collect();
         let results: Vec<Mutex<Option<Vec<Vec<f32>>>>> =
             batches.iter().map(|_| Mutex::new(None)).collect();
         let run = |worker: usize, batch_index: usize| -> Result<()> {

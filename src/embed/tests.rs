@@ -278,3 +278,21 @@ fn centring_spreads_cosines_and_follows_the_language() {
         assert!((norm - 1.0).abs() < 1e-4);
     }
 }
+
+#[test]
+fn batches_hold_at_most_the_token_budget() {
+    // Sorted lengths: short windows share a batch, long ones go a few at a time, and a window
+    // longer than the budget still gets a batch of its own.
+    let lengths = [3, 4, 4, 5, 60, 60, 60, 128, 128, 700];
+    let batches = token_batches(&lengths, 3, 128);
+    assert_eq!(batches, vec![0..3, 3..5, 5..7, 7..8, 8..9, 9..10]);
+    for batch in &batches {
+        let padded = batch.len() * lengths[batch.end - 1];
+        assert!(batch.len() == 1 || padded <= 128, "{batch:?}");
+        assert!(batch.len() <= 3);
+    }
+    // Every window is in exactly one batch, in order.
+    let flat: Vec<usize> = batches.iter().flat_map(|batch| batch.clone()).collect();
+    assert_eq!(flat, (0..lengths.len()).collect::<Vec<_>>());
+    assert!(token_batches(&[], 32, 512).is_empty());
+}
