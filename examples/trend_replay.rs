@@ -1,10 +1,10 @@
 //! Runs the trends stage alone on a benchmark stream and writes the signals as JSONL.
 //!
-//! Usage: `cargo run --release --example trend_phrases -- STREAM.jsonl OUT.jsonl [CONFIG.toml]
+//! Usage: `cargo run --release --example trend_replay -- STREAM.jsonl OUT.jsonl [CONFIG.toml]
 //! [WORKSPACE]`
 //! The stream has one `{"id","text","timestamp","author","source","lang"}` object per line (a
-//! workspace's `store.jsonl` will do); the
-//! optional TOML file holds a `TrendsConfig` (the `[trends]` table's fields; `-` for the defaults).
+//! workspace's `store.jsonl` will do); the optional TOML file holds a `TrendsConfig` (the
+//! `[trends]` table's fields; `-` for the defaults).
 //! Without a workspace only phrases are scanned. With the folder of an `analyze` or `backtest` run
 //! of the same stream, its topics, sentiment labels and duplicates are used as well, so the whole
 //! detection is replayed in seconds (its output equals the workspace's `signals.jsonl` when the
@@ -46,7 +46,7 @@ fn read_jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<Vec
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 3 {
-        anyhow::bail!("usage: trend_phrases STREAM.jsonl OUT.jsonl [CONFIG.toml|-] [WORKSPACE]");
+        anyhow::bail!("usage: trend_replay STREAM.jsonl OUT.jsonl [CONFIG.toml|-] [WORKSPACE]");
     }
     let config: TrendsConfig = match args.get(3).map(String::as_str) {
         Some(path) if path != "-" => toml::from_str(&std::fs::read_to_string(path)?)?,
