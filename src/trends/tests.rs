@@ -567,16 +567,20 @@ fn single_bucket_blip_fails_the_persistence_gate() {
     );
 }
 
-#[test]
-fn seasonality_and_volume_surge_flag_nothing() {
-    let spec = Background {
+/// Strong daily and weekly cycles (weekends at 0.4) and a 4-hour doubling of all traffic.
+fn seasonal_background() -> Vec<Owned> {
+    background(&Background {
         daily_amplitude: 0.9,
         weekend_factor: 0.4,
         surge: Some((24 * 13 + 9, 4, 2.0)),
         seed: 11,
         ..Background::default()
-    };
-    let owned = background(&spec);
+    })
+}
+
+#[test]
+fn seasonality_and_volume_surge_flag_nothing() {
+    let owned = seasonal_background();
     let docs = to_docs(&owned);
     let output = detect(&docs, &topics(), &TrendsConfig::default()).expect("detect runs");
     assert!(output.signals.is_empty(), "{:#?}", output.signals);
@@ -829,13 +833,7 @@ fn slow_window_flags_a_slow_burn_the_default_windows_miss() {
     assert!(run(&background(&Background::default()), &slow)
         .signals
         .is_empty());
-    let seasonal = background(&Background {
-        daily_amplitude: 0.9,
-        weekend_factor: 0.4,
-        surge: Some((24 * 13 + 9, 4, 2.0)),
-        seed: 11,
-        ..Background::default()
-    });
+    let seasonal = seasonal_background();
     let docs = to_docs(&seasonal);
     let output = detect(&docs, &topics(), &slow).expect("detect runs");
     assert!(output.signals.is_empty(), "{:#?}", output.signals);
