@@ -11,13 +11,14 @@
 //! config is the same).
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufWriter, Write};
+use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use xsignal::text::normalize_for_dedup;
 use xsignal::trends::{detect, duplicates_among_kept, TrendDoc, TrendsConfig};
 use xsignal::types::{EnrichedComment, Lang, SentimentLabel, Topic};
+use xsignal::workspace::read_jsonl;
 
 #[derive(serde::Deserialize)]
 struct Row {
@@ -26,21 +27,6 @@ struct Row {
     timestamp: Option<DateTime<Utc>>,
     author: Option<String>,
     lang: Option<String>,
-}
-
-fn read_jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<Vec<T>> {
-    let file = std::io::BufReader::new(std::fs::File::open(path)?);
-    let mut rows = Vec::new();
-    for (number, line) in file.lines().enumerate() {
-        let line = line?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let row = serde_json::from_str(&line)
-            .map_err(|error| anyhow::anyhow!("{}:{}: {error}", path.display(), number + 1))?;
-        rows.push(row);
-    }
-    Ok(rows)
 }
 
 fn main() -> anyhow::Result<()> {
@@ -52,11 +38,19 @@ fn main() -> anyhow::Result<()> {
         Some(path) if path != "-" => toml::from_str(&std::fs::read_to_string(path)?)?,
         _ => TrendsConfig::default(),
     };
-    let rows: Vec<Row> = read_jsonl(Path::new(&args[1]))?;
+    let stream = Path::new(&args[1]);
+    if !stream.is_file() {
+        anyhow::bail!("{}: no such file", stream.display());
+    }
+    let rows: Vec<Row> = read_jsonl(stream)?;
     let workspace = args.get(4).map(Path::new);
-    let docs_and_topics = match workspace {
+    let (docs, topics) = match workspace {
         Some(workspace) => {
-            let comments: Vec<EnrichedComment> = read_jsonl(&workspace.join("comments.jsonl"))?;
+            let comments_path = workspace.join("comments.jsonl");
+            if !comments_path.is_file() {
+                anyhow::bail!("{}: no such file", comments_path.display());
+            }
+            let comments: Vec<EnrichedComment> = read_jsonl(&comments_path)?;
             let topics: Vec<Topic> = read_jsonl(&workspace.join("topics.jsonl"))?;
             let by_id: HashMap<&str, &Row> =
                 rows.iter().map(|row| (row.id.as_str(), row)).collect();
@@ -129,7 +123,6 @@ fn main() -> anyhow::Result<()> {
             (docs, Vec::new())
         }
     };
-    let (docs, topics) = docs_and_topics;
     let started = std::time::Instant::now();
     let output = detect(&docs, &topics, &config)?;
     eprintln!(

@@ -8,8 +8,9 @@
 //! into windows when too long, sorted by token length and cut into batches padded to the batch's
 //! longest text (little work is wasted on padding). A batch holds at most
 //! [`EmbedConfig::batch_tokens`] padded word pieces, so long windows go a few at a time: the
-//! runtime's working memory grows with the batch, and small batches of long windows are no slower. The backend runs the batches, on one or more
-//! workers; a batch's composition never depends on the number of workers, so the output does not.
+//! runtime's working memory grows with the batch, and small batches of long windows are no slower.
+//! The backend runs the batches, on one or more workers; a batch's composition never depends on
+//! the number of workers, so the output does not.
 //!
 //! **Long texts** are not silently cut. A text of more than [`EmbedConfig::max_tokens`] word pieces
 //! is split into windows of at most that many pieces, each ending at a sentence end (`.`, `!`, `?`)
