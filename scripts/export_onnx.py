@@ -322,36 +322,43 @@ def main():
     onnx.checker.check_model(int8)
     int8_data = int8.SerializeToString()
     cosine = check_int8(int8_data, data, config)
-    write(out_int8, int8_data)
+    write(out_int8, int8_data, shared=out.with_suffix(".onnx.data"))
     print(f"wrote {out_int8} ({len(int8_data) / 1e6:.1f} MB); min cosine to the fp32 graph {cosine:.4f}")
 
 
 # A table at least this large (the word embeddings of a large vocabulary) is written beside the
 # graph, as ONNX external data: xsignal passes the table to every session itself (read from
-# model.safetensors), so ONNX Runtime never reads that file, and the graph it parses stays small.
+# model.safetensors), so ONNX Runtime reads that file only with one session, and the graph it parses
+# stays small. Both graphs hold the same fp32 table, so the int8 graph names the fp32 graph's file.
 EXTERNAL_BYTES = 64 << 20
 
 
-def write(path, data):
+def write(path, data, shared=None):
+    """Writes the graph `data` to `path`, its large table to `path`.data, or to `shared` (a file
+    written beside another graph) when that holds the same bytes."""
     model = onnx.load_from_string(data)
     large = [t for t in model.graph.initializer
              if t.name == "word_embeddings" and len(t.raw_data) >= EXTERNAL_BYTES]
     tmp = path.with_suffix(".onnx.tmp")
-    side = path.with_suffix(".onnx.data")
+    own = path.with_suffix(".onnx.data")
+    side = own
     if large:
         from onnx.external_data_helper import set_external_data
         table = large[0]
-        side_tmp = path.with_suffix(".onnx.data.tmp")
-        side_tmp.write_bytes(table.raw_data)
+        if shared is not None and shared.is_file() and shared.read_bytes() == table.raw_data:
+            side = shared
+        else:
+            side_tmp = path.with_suffix(".onnx.data.tmp")
+            side_tmp.write_bytes(table.raw_data)
+            side_tmp.replace(side)
         set_external_data(table, location=side.name, offset=0, length=len(table.raw_data))
         table.ClearField("raw_data")
         table.data_location = onnx.TensorProto.EXTERNAL
         tmp.write_bytes(model.SerializeToString())
-        side_tmp.replace(side)
     else:
         tmp.write_bytes(data)
-        if side.exists():
-            side.unlink()
+    if (not large or side != own) and own.exists():
+        own.unlink()
     tmp.replace(path)
 
 

@@ -72,6 +72,9 @@ struct TopicsArgs {
     /// Encoder folder under the models directory (default: the config's `embed.model`).
     #[arg(long)]
     model: Option<String>,
+    /// Most encoder windows per text, 0 for no limit (default: the config's `embed.max_windows`).
+    #[arg(long)]
+    max_windows: Option<usize>,
     /// Embedding cache folder.
     #[arg(long, default_value = ".xsignal-cache")]
     cache: PathBuf,
@@ -204,6 +207,9 @@ fn run_topics(args: &TopicsArgs, global: &GlobalOpts) -> CliResult {
     }
     if let Some(model) = &args.model {
         config.embed.model = model.clone();
+    }
+    if let Some(max_windows) = args.max_windows {
+        config.embed.max_windows = max_windows;
     }
     let encoder = Encoder::load(&global.models, &config.embed)?;
     let rows = eval::read_labelled(&args.file)?;

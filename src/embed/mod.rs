@@ -12,10 +12,12 @@
 //! The backend runs the batches, on one or more workers; a batch's composition never depends on
 //! the number of workers, so the output does not.
 //!
-//! **Long texts** are not silently cut. A text of more than [`EmbedConfig::max_tokens`] word pieces
-//! is split into windows of at most that many pieces, each ending at a sentence end (`.`, `!`, `?`)
-//! where one falls in the window's second half; each window is encoded like a text of its own, and
-//! the text's embedding is the token-weighted mean of its windows' embeddings, re-normalised.
+//! **Long texts** are split, not cut at the first window. A text of more than
+//! [`EmbedConfig::max_tokens`] word pieces is split into windows of at most that many pieces, each
+//! ending at a sentence end (`.`, `!`, `?`) where one falls in the window's second half; each window
+//! is encoded like a text of its own, and the text's embedding is the token-weighted mean of its
+//! windows' embeddings, re-normalised. Only the first [`EmbedConfig::max_windows`] windows (four:
+//! 512 word pieces) are encoded; how many texts went past them is logged.
 
 mod cache;
 mod candle;
@@ -126,6 +128,9 @@ impl std::fmt::Display for Backend {
     }
 }
 
+/// Default of [`EmbedConfig::max_windows`].
+pub const MAX_WINDOWS: usize = 4;
+
 /// Default of [`EmbedConfig::batch_tokens`].
 pub const BATCH_TOKENS: usize = 512;
 
@@ -163,6 +168,11 @@ pub struct EmbedConfig {
     pub backend: Backend,
     /// Word pieces per window, special tokens included; longer texts are split into windows.
     pub max_tokens: usize,
+    /// Most windows per text (0: no limit): the rest of a longer text is not encoded, as
+    /// sentence encoders cut a text at their longest input. Four windows of 128 hold 512 word
+    /// pieces, more than almost any comment; a long post's head carries its subject, and its tail
+    /// (quoted mail, code, signatures) costs time in proportion to its length.
+    pub max_windows: usize,
     /// Most windows per encoder batch.
     pub batch_size: usize,
     /// Most word pieces per encoder batch (windows × the longest window's length, padding
@@ -179,6 +189,7 @@ impl Default for EmbedConfig {
             model: "all-MiniLM-L6-v2".to_string(),
             backend: Backend::fastest_compiled(),
             max_tokens: 128,
+            max_windows: MAX_WINDOWS,
             batch_size: 32,
             batch_tokens: BATCH_TOKENS,
             workers: 0,
@@ -202,6 +213,7 @@ pub struct Encoder {
     backend: Backend,
     dim: usize,
     max_tokens: usize,
+    max_windows: usize,
     batch_size: usize,
     batch_tokens: usize,
     fingerprint: String,
@@ -322,6 +334,14 @@ fn checked_model(models_dir: &Path, config: &EmbedConfig) -> Result<(String, Mod
 }
 
 /// The encoder fingerprint of a config (model name and token limit).
+/// The window limit's part of the cache key (none without a limit, the key of earlier versions).
+fn window_limit_key(max_windows: usize) -> String {
+    match max_windows {
+        0 => String::new(),
+        limit => format!("/max_windows={limit}"),
+    }
+}
+
 fn fingerprint(config: &EmbedConfig) -> String {
     format!("{}/max_tokens={}", config.model, config.max_tokens)
 }
@@ -421,9 +441,14 @@ impl Encoder {
             prefix_ids: Vec::new(),
             dim: shape.hidden_size,
             max_tokens: config.max_tokens.max(8),
+            max_windows: config.max_windows,
             batch_size: config.batch_size.max(1),
             batch_tokens: config.batch_tokens,
-            cache_fingerprint: format!("{fingerprint}/windows/{}{source}", backend.revision()),
+            cache_fingerprint: format!(
+                "{fingerprint}/windows/{}{source}{}",
+                backend.revision(),
+                window_limit_key(config.max_windows)
+            ),
             fingerprint,
         };
         if prefix.is_empty() {
@@ -493,9 +518,15 @@ impl Encoder {
         self.max_tokens
     }
 
-    /// Tokenises `text` into one or more windows of at most `max_tokens` ids, each framed by the
-    /// tokenizer's special tokens.
+    /// Tokenises `text` into one or more windows (at most `max_windows`, when that is set) of at
+    /// most `max_tokens` ids, each framed by the tokenizer's special tokens.
+    #[cfg(test)]
     fn windows(&self, text: &str) -> Result<Vec<Vec<u32>>> {
+        self.split(text).map(|(windows, _)| windows)
+    }
+
+    /// [`Encoder::windows`], and whether the text went past the last window allowed.
+    fn split(&self, text: &str) -> Result<(Vec<Vec<u32>>, bool)> {
         let prefixed;
         let text = if self.prefix.is_empty() {
             text
@@ -509,7 +540,7 @@ impl Encoder {
             .map_err(|error| Error::Tokenizer(error.to_string()))?;
         let ids = encoding.get_ids();
         if ids.len() <= self.max_tokens {
-            return Ok(vec![ids.to_vec()]);
+            return Ok((vec![ids.to_vec()], false));
         }
         let special = encoding.get_special_tokens_mask();
         let mut head = special.iter().take_while(|&&s| s == 1).count();
@@ -531,7 +562,7 @@ impl Encoder {
         };
         let mut windows = Vec::new();
         let mut start = 0;
-        while start < body.len() {
+        while start < body.len() && (self.max_windows == 0 || windows.len() < self.max_windows) {
             let mut end = (start + room).min(body.len());
             if end < body.len() {
                 // Prefer to end at the last sentence end in the window's second half.
@@ -546,7 +577,7 @@ impl Encoder {
             windows.push(window);
             start = end;
         }
-        Ok(windows)
+        Ok((windows, start < body.len()))
     }
 
     /// Embeds `texts`; `progress` is called with the number of texts finished as batches finish
@@ -568,10 +599,21 @@ impl Encoder {
         langs: Option<&[Lang]>,
         progress: &(dyn Fn(usize) + Sync),
     ) -> Result<Vec<Vec<f32>>> {
-        let windows: Vec<Vec<Vec<u32>>> = texts
+        let (windows, cut): (Vec<Vec<Vec<u32>>>, Vec<bool>) = texts
             .par_iter()
-            .map(|text| self.windows(text))
-            .collect::<Result<_>>()?;
+            .map(|text| self.split(text))
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .unzip();
+        let cut = cut.iter().filter(|&&cut| cut).count();
+        if cut > 0 {
+            tracing::info!(
+                texts = cut,
+                max_windows = self.max_windows,
+                max_tokens = self.max_tokens,
+                "texts longer than the windows allowed: encoded from their first windows"
+            );
+        }
         // Every window, as (text, window) pairs.
         let units: Vec<(usize, usize)> = windows
             .iter()

@@ -183,6 +183,28 @@ fn long_texts_are_split_into_sentence_windows() {
 }
 
 #[test]
+fn a_text_is_encoded_from_at_most_max_windows_windows() {
+    let Some(mut encoder) = load(Backend::Candle) else {
+        return;
+    };
+    let sentence = "The thermostat loses its schedule after every power cut. ";
+    let text = sentence.repeat(200);
+    assert_eq!(encoder.max_windows, MAX_WINDOWS);
+    let (windows, cut) = encoder.split(&text).unwrap();
+    assert_eq!(windows.len(), MAX_WINDOWS);
+    assert!(cut);
+    let (short, cut) = encoder.split(sentence).unwrap();
+    assert_eq!(short.len(), 1);
+    assert!(!cut);
+    // Without a limit every word piece is encoded.
+    encoder.max_windows = 0;
+    let (all, cut) = encoder.split(&text).unwrap();
+    assert!(all.len() > 4 * MAX_WINDOWS);
+    assert!(!cut);
+    assert_eq!(&all[..MAX_WINDOWS], windows.as_slice());
+}
+
+#[test]
 fn missing_model_says_how_to_fetch() {
     let config = EmbedConfig {
         model: "no-such-model".into(),
