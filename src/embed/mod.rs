@@ -170,8 +170,8 @@ pub struct EmbedConfig {
     pub max_tokens: usize,
     /// Most windows per text (0: no limit): the rest of a longer text is not encoded, as
     /// sentence encoders cut a text at their longest input. Four windows of 128 hold 512 word
-    /// pieces, more than almost any comment; a long post's head carries its subject, and its tail
-    /// (quoted mail, code, signatures) costs time in proportion to its length.
+    /// pieces, more than almost any comment; a long post's head carries its subject, and the rest
+    /// would cost time in proportion to its length.
     pub max_windows: usize,
     /// Most windows per encoder batch.
     pub batch_size: usize,
@@ -333,7 +333,6 @@ fn checked_model(models_dir: &Path, config: &EmbedConfig) -> Result<(String, Mod
     Ok((config_text, shape))
 }
 
-/// The encoder fingerprint of a config (model name and token limit).
 /// The window limit's part of the cache key (none without a limit, the key of earlier versions).
 fn window_limit_key(max_windows: usize) -> String {
     match max_windows {
@@ -342,6 +341,7 @@ fn window_limit_key(max_windows: usize) -> String {
     }
 }
 
+/// The encoder fingerprint of a config (model name and token limit).
 fn fingerprint(config: &EmbedConfig) -> String {
     format!("{}/max_tokens={}", config.model, config.max_tokens)
 }

@@ -103,8 +103,19 @@ struct Timer {
 
 impl Timer {
     fn time<T>(&mut self, stage: &str, items: u64, step: impl FnOnce() -> Result<T>) -> Result<T> {
+        self.time_counted(stage, step, |_| items)
+    }
+
+    /// [`Timer::time`] for a stage whose item count is known once it has run.
+    fn time_counted<T>(
+        &mut self,
+        stage: &str,
+        step: impl FnOnce() -> Result<T>,
+        count: impl FnOnce(&T) -> u64,
+    ) -> Result<T> {
         let started = Instant::now();
         let value = step()?;
+        let items = count(&value);
         self.timings.push(StageTiming {
             stage: stage.to_string(),
             items,
@@ -167,13 +178,12 @@ pub fn analyze(
     let state_path = workspace.path("topic_state.json");
     let previous = read_topic_state(&state_path, &encoder_fingerprint)?;
 
-    let ingested = timer.time("ingest", 0, || {
-        ingest::ingest_files(&options.files, &options.columns, &config.ingest)
-    })?;
+    let ingested = timer.time_counted(
+        "ingest",
+        || ingest::ingest_files(&options.files, &options.columns, &config.ingest),
+        |ingested| ingested.files.iter().map(|file| file.rows).sum(),
+    )?;
     let rows_read: u64 = ingested.files.iter().map(|file| file.rows).sum();
-    if let Some(timing) = timer.timings.last_mut() {
-        timing.items = rows_read;
-    }
 
     let mut stored = workspace.load_store()?;
     let known: HashMap<&str, usize> = stored
