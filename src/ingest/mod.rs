@@ -110,6 +110,13 @@ pub struct IngestOutput {
     pub files: Vec<FileStats>,
 }
 
+impl IngestOutput {
+    /// Rows read from all files, accepted and rejected.
+    pub fn rows_read(&self) -> u64 {
+        self.files.iter().map(|file| file.rows).sum()
+    }
+}
+
 /// Input formats, chosen by file extension.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum InputFormat {

@@ -14,7 +14,7 @@ use crate::config::Config;
 use crate::embed::{self, EmbeddingCache, Encoder};
 use crate::error::{Error, Result};
 use crate::feed::lifecycle::FeedEvent;
-use crate::ingest::{self, ColumnMap, FileStats};
+use crate::ingest::{self, ColumnMap, FileStats, IngestOutput};
 use crate::sentiment;
 use crate::text::normalize_for_dedup;
 use crate::topics::{self, SentimentUnit, TopicEvent, TopicInput, TopicState};
@@ -181,9 +181,9 @@ pub fn analyze(
     let ingested = timer.time_counted(
         "ingest",
         || ingest::ingest_files(&options.files, &options.columns, &config.ingest),
-        |ingested| ingested.files.iter().map(|file| file.rows).sum(),
+        IngestOutput::rows_read,
     )?;
-    let rows_read: u64 = ingested.files.iter().map(|file| file.rows).sum();
+    let rows_read = ingested.rows_read();
 
     let mut stored = workspace.load_store()?;
     let known: HashMap<&str, usize> = stored
