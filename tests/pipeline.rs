@@ -396,10 +396,17 @@ fn daily_files_replay_equals_one_run() {
             .collect()
     };
     let (single_feed, replay_feed) = (last_events(&single), last_events(&replay));
+    let history = |id: &str| -> Vec<String> {
+        read_jsonl(&replay.join("feed.jsonl"))
+            .into_iter()
+            .filter(|event| event["signal_id"] == id)
+            .map(|event| format!("{} {} {}", event["as_of"], event["event"], event["reason"]))
+            .collect()
+    };
     for signal in &signals {
         let id = signal["id"].as_str().unwrap();
         let (a, b) = (&single_feed[id], &replay_feed[id]);
-        assert_ne!(b["event"], "closed", "{id}");
+        assert_ne!(b["event"], "closed", "{id}: {:?}", history(id));
         assert_eq!(a["digest"], b["digest"], "{id}");
     }
 }

@@ -75,6 +75,13 @@ struct TopicsArgs {
     /// Most encoder windows per text, 0 for no limit (default: the config's `embed.max_windows`).
     #[arg(long)]
     max_windows: Option<usize>,
+    /// Pipeline config (TOML; default: built-in defaults); its `embed` and `topics` settings apply.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Number of k-means clusters to start from (default: the config's `topics.clusters`, unset
+    /// = chosen as `topics.auto_clusters` says).
+    #[arg(long)]
+    clusters: Option<usize>,
     /// Embedding cache folder.
     #[arg(long, default_value = ".xsignal-cache")]
     cache: PathBuf,
@@ -201,7 +208,10 @@ fn run_sentiment(args: &SentimentArgs, global: &GlobalOpts) -> CliResult {
 }
 
 fn run_topics(args: &TopicsArgs, global: &GlobalOpts) -> CliResult {
-    let mut config = Config::default();
+    let mut config = match &args.config {
+        Some(path) => Config::load(path).map_err(CliError::usage)?,
+        None => Config::default(),
+    };
     if let Some(backend) = args.backend {
         config.embed.backend = backend;
     }
@@ -210,6 +220,9 @@ fn run_topics(args: &TopicsArgs, global: &GlobalOpts) -> CliResult {
     }
     if let Some(max_windows) = args.max_windows {
         config.embed.max_windows = max_windows;
+    }
+    if let Some(clusters) = args.clusters {
+        config.topics.clusters = Some(clusters);
     }
     let encoder = Encoder::load(&global.models, &config.embed)?;
     let rows = eval::read_labelled(&args.file)?;

@@ -224,6 +224,8 @@ pub struct Encoder {
     /// Put before every text (the center's `prefix`), and its word pieces.
     prefix: String,
     prefix_ids: Vec<u32>,
+    /// Texts encoded from their first `max_windows` windows only, since the encoder was loaded.
+    cut_texts: AtomicUsize,
 }
 
 /// A model folder's `center.json`: the mean vector of a broad sample of texts, overall and per
@@ -439,6 +441,7 @@ impl Encoder {
             center,
             prefix: String::new(),
             prefix_ids: Vec::new(),
+            cut_texts: AtomicUsize::new(0),
             dim: shape.hidden_size,
             max_tokens: config.max_tokens.max(8),
             max_windows: config.max_windows,
@@ -461,6 +464,12 @@ impl Encoder {
     /// Embedding width.
     pub fn dim(&self) -> usize {
         self.dim
+    }
+
+    /// Number of texts encoded from their first `max_windows` windows only (longer than the
+    /// limit), since the encoder was loaded.
+    pub fn cut_texts(&self) -> usize {
+        self.cut_texts.load(Ordering::Relaxed)
     }
 
     /// The same encoder without its center: vectors as the model pools them (used to compute a
@@ -606,8 +615,9 @@ impl Encoder {
             .into_iter()
             .unzip();
         let cut = cut.iter().filter(|&&cut| cut).count();
+        self.cut_texts.fetch_add(cut, Ordering::Relaxed);
         if cut > 0 {
-            tracing::info!(
+            tracing::debug!(
                 texts = cut,
                 max_windows = self.max_windows,
                 max_tokens = self.max_tokens,
@@ -799,6 +809,7 @@ pub fn embed_cached(
         }
     }
     progress(texts.len() - missing.len());
+    let cut_before = encoder.cut_texts();
     // Encode in slices so an interrupted run keeps what it finished.
     for slice in missing.chunks(4096) {
         let slice_texts: Vec<&str> = slice.iter().map(|&index| texts[index]).collect();
@@ -809,6 +820,16 @@ pub fn embed_cached(
             cache.insert(keys[index], vector);
         }
         cache.flush()?;
+    }
+    let cut = encoder.cut_texts() - cut_before;
+    if cut > 0 {
+        tracing::info!(
+            texts = cut,
+            encoded = missing.len(),
+            max_windows = encoder.max_windows,
+            max_tokens = encoder.max_tokens,
+            "texts longer than the windows allowed: encoded from their first windows"
+        );
     }
     Ok(keys
         .iter()

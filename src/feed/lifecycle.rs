@@ -9,7 +9,10 @@
 //!   is `updated` (with the whole signal);
 //! - a signal is `closed` when its trend has fallen back (its `open_until` lies before the end of the
 //!   data), or when it is no longer flagged at all (`reason: "withdrawn"`). A new signal that is
-//!   already over is `opened` and `closed` in the same run.
+//!   already over is `opened` and `closed` in the same run;
+//! - a closed signal that is flagged again and not over is `opened` again under its id (later data
+//!   can move past comments between topics, so a withdrawn signal may come back). This keeps a
+//!   replay of daily files ending in the same state as one run.
 //!
 //! Event times are data times (the data's latest timestamp), never wall-clock times, so the same
 //! input gives the same feed.
@@ -120,13 +123,16 @@ pub fn events(
     for signal in &sorted {
         let now = digest(signal);
         let over = is_over(signal, data_end);
-        // A new signal opens; an open one whose content changed is updated; a closed one stays
-        // closed (a new episode gets a new id).
+        // A new signal opens; an open one whose content changed is updated. A closed one stays
+        // closed while it is over (a new episode gets a new id), and opens again when it is
+        // flagged and not over: later data can change which comments an item had in the past
+        // (topics refitted), so a withdrawn signal may come back.
         let change = match state.get(signal.id.as_str()) {
             None => Some(FeedEventKind::Opened),
             Some((true, before)) if *before != now => Some(FeedEventKind::Updated),
             Some((true, _)) => None,
-            Some((false, _)) => continue,
+            Some((false, _)) if over => continue,
+            Some((false, _)) => Some(FeedEventKind::Opened),
         };
         if let Some(kind) = change {
             push(kind, &signal.id, now.clone(), None, Some(signal));
@@ -239,6 +245,15 @@ mod tests {
         );
         assert_eq!(run3[1].reason.as_deref(), Some("withdrawn"));
         feed.extend(run3);
+        // Run 4: c is flagged again and not over: it opens again; a, still over, stays closed.
+        let run4 = events(
+            &feed,
+            &[signal("a", 10, 100, 9.0), signal("c", 60, 200, 4.0)],
+            at(130),
+            4,
+        );
+        assert_eq!(kinds(&run4), vec![(Opened, "c".to_string())]);
+        feed.extend(run4);
         let seqs: Vec<u64> = feed.iter().map(|e| e.seq).collect();
         assert_eq!(seqs, (1..=feed.len() as u64).collect::<Vec<_>>());
     }

@@ -8,7 +8,7 @@
 use ndarray::ArrayView2;
 use rayon::prelude::*;
 
-use super::TopicsConfig;
+use super::{AutoClusters, TopicsConfig};
 
 /// Rows gathered into one block for the similarity product (fixed, so results do not depend on threads).
 const NEAREST_BLOCK_ROWS: usize = 256;
@@ -175,32 +175,178 @@ fn nearest_labels(matrix: &Matrix, rows: &[usize], centroids: &[f32]) -> Vec<Opt
         .collect()
 }
 
-/// Number of clusters to seed for `point_count` points.
-pub(crate) fn cluster_count(point_count: usize, config: &TopicsConfig) -> usize {
+/// Number of clusters by the square-root rule: about sqrt(n/2) for `point_count` points, within
+/// [2, `max_clusters`] and at most one per `min_topic_size` points (or `config.clusters` when set).
+pub(crate) fn square_root_count(point_count: usize, config: &TopicsConfig) -> usize {
     let requested = match config.clusters {
         Some(clusters) => clusters,
         None => {
             let automatic = (point_count as f64 / 2.0).sqrt().round() as usize;
-            let most_useful = (point_count / config.min_topic_size.max(1)).max(1);
             automatic
                 .clamp(2, config.max_clusters.max(2))
-                .min(most_useful)
+                .min(most_useful(point_count, config))
         }
     };
     requested.clamp(1, point_count.max(1))
 }
 
-/// Clusters the rows `train` (unit vectors, duplicates already left out) and returns the centroids
-/// (flattened, `dim` values each) of the clusters that survive merging and dissolving: each is the
-/// nearest centroid of at least `config.min_topic_size` of the rows. Empty when there are too few rows.
-pub(crate) fn find_clusters(matrix: &Matrix, train: &[usize], config: &TopicsConfig) -> Vec<f32> {
+/// Most clusters worth having: one per `min_topic_size` points.
+fn most_useful(point_count: usize, config: &TopicsConfig) -> usize {
+    (point_count / config.min_topic_size.max(1)).max(1)
+}
+
+/// Fewest points for the silhouette choice; below it the square-root rule decides.
+const SILHOUETTE_MIN_POINTS: usize = 100;
+
+/// Candidate numbers of clusters for the silhouette choice (each about 1.5× the one before); the
+/// upper bound is added when it falls between two of them.
+const SILHOUETTE_GRID: [usize; 16] = [
+    2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384,
+];
+
+/// Number of clusters for the rows `train`: `config.clusters` when set, otherwise chosen as
+/// `config.auto_clusters` says.
+///
+/// The silhouette choice (Rousseeuw 1987) clusters a fixed-size sample of the rows (seeded, at most
+/// `silhouette_sample`) with each candidate k, as [`find_clusters`] does (so near-identical clusters
+/// are merged and small ones dissolved), and keeps the k whose clustering has the highest mean
+/// silhouette under the cosine distance (ties: the smaller k). The sample's distance matrix is
+/// computed once, so memory and time do not grow with the number of rows beyond the sampling.
+pub(crate) fn cluster_count(matrix: &Matrix, train: &[usize], config: &TopicsConfig) -> usize {
+    if config.clusters.is_some()
+        || config.auto_clusters == AutoClusters::Sqrt
+        || train.len() < SILHOUETTE_MIN_POINTS
+        || matrix.dim() == 0
+    {
+        return square_root_count(train.len(), config);
+    }
+    let upper = config
+        .max_clusters
+        .max(2)
+        .min(most_useful(train.len(), config));
+    let mut rng = SplitMix64::new(config.seed ^ 0x5111_0e77e);
+    let sample = sample_rows(
+        train,
+        config.silhouette_sample.max(SILHOUETTE_MIN_POINTS),
+        &mut rng,
+    );
+    let distances = distance_matrix(matrix, &sample);
+    let mut candidates: Vec<usize> = SILHOUETTE_GRID
+        .iter()
+        .copied()
+        .filter(|&k| k <= upper && k < sample.len())
+        .collect();
+    if upper < sample.len() && candidates.last().is_some_and(|&last| last < upper) {
+        candidates.push(upper);
+    }
+    let mut best: Option<(f64, usize)> = None;
+    for k in candidates {
+        let centroids = find_clusters(matrix, &sample, k, config);
+        let labels: Vec<usize> = nearest_labels(matrix, &sample, &centroids)
+            .into_iter()
+            .map(|label| label.unwrap_or(0))
+            .collect();
+        let score = mean_silhouette(&distances, &labels, centroids.len() / matrix.dim());
+        tracing::debug!(k, silhouette = score, "number of clusters");
+        if best.is_none_or(|(best_score, _)| score > best_score) {
+            best = Some((score, k));
+        }
+    }
+    best.map_or_else(|| square_root_count(train.len(), config), |(_, k)| k)
+}
+
+/// `count` of the `rows` (all when there are no more), drawn without replacement by `rng`, in their
+/// original order.
+fn sample_rows(rows: &[usize], count: usize, rng: &mut SplitMix64) -> Vec<usize> {
+    if rows.len() <= count {
+        return rows.to_vec();
+    }
+    let mut pool = rows.to_vec();
+    for position in 0..count {
+        let pick = position + rng.below(pool.len() - position);
+        pool.swap(position, pick);
+    }
+    pool.truncate(count);
+    pool.sort_unstable();
+    pool
+}
+
+/// Cosine distances (1 − cosine) between all pairs of `rows`, row-major, `rows.len()²` values.
+fn distance_matrix(matrix: &Matrix, rows: &[usize]) -> Vec<f32> {
+    let count = rows.len();
+    let mut distances = vec![0.0f32; count * count];
+    distances
+        .par_chunks_mut(count.max(1))
+        .zip(rows.par_iter())
+        .for_each(|(out, &row)| {
+            let vector = matrix.row(row);
+            for (target, &other) in out.iter_mut().zip(rows) {
+                *target = (1.0 - dot(vector, matrix.row(other))).max(0.0);
+            }
+        });
+    distances
+}
+
+/// Mean silhouette of a labelling of the points behind `distances` (row-major, n×n). A point alone in
+/// its cluster scores 0, as in Rousseeuw's definition.
+fn mean_silhouette(distances: &[f32], labels: &[usize], cluster_count: usize) -> f64 {
+    let count = labels.len();
+    if count == 0 || cluster_count < 2 {
+        return 0.0;
+    }
+    let mut sizes = vec![0usize; cluster_count];
+    for &label in labels {
+        sizes[label] += 1;
+    }
+    let scores: Vec<f64> = (0..count)
+        .into_par_iter()
+        .map(|point| {
+            let own = labels[point];
+            if sizes[own] <= 1 {
+                return 0.0;
+            }
+            let mut sums = vec![0.0f64; cluster_count];
+            for (&distance, &label) in distances[point * count..(point + 1) * count]
+                .iter()
+                .zip(labels)
+            {
+                sums[label] += f64::from(distance);
+            }
+            let within = sums[own] / (sizes[own] - 1) as f64;
+            let nearest_other = (0..cluster_count)
+                .filter(|&cluster| cluster != own && sizes[cluster] > 0)
+                .map(|cluster| sums[cluster] / sizes[cluster] as f64)
+                .fold(f64::INFINITY, f64::min);
+            if !nearest_other.is_finite() {
+                return 0.0;
+            }
+            let larger = within.max(nearest_other);
+            if larger > 0.0 {
+                (nearest_other - within) / larger
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    scores.iter().sum::<f64>() / count as f64
+}
+
+/// Clusters the rows `train` (unit vectors, duplicates already left out) into about `wanted`
+/// clusters and returns the centroids (flattened, `dim` values each) of the clusters that survive
+/// merging and dissolving: each is the nearest centroid of at least `config.min_topic_size` of the
+/// rows. Empty when there are too few rows.
+pub(crate) fn find_clusters(
+    matrix: &Matrix,
+    train: &[usize],
+    wanted: usize,
+    config: &TopicsConfig,
+) -> Vec<f32> {
     let min_size = config.min_topic_size.max(1);
     if matrix.dim() == 0 || train.is_empty() || train.len() < min_size {
         return Vec::new();
     }
-    let wanted = cluster_count(train.len(), config);
     let mut rng = SplitMix64::new(config.seed);
-    let mut centroids = seed_plus_plus(matrix, train, wanted, &mut rng);
+    let mut centroids = seed_plus_plus(matrix, train, wanted.clamp(1, train.len()), &mut rng);
     lloyd(matrix, train, &mut centroids, config.max_iterations);
     let merged = merge_similar(matrix, train, centroids, config.merge_similarity as f32);
     dissolve_small(matrix, train, merged, min_size)
@@ -500,11 +646,8 @@ mod tests {
         rows.push(unit(&[0.0, 1.0, 0.0, 0.3]));
         let matrix = Matrix::new(rows.concat(), 4);
         let train: Vec<usize> = (0..rows.len()).collect();
-        let config = TopicsConfig {
-            clusters: Some(6),
-            ..TopicsConfig::default()
-        };
-        let centroids = find_clusters(&matrix, &train, &config);
+        let config = TopicsConfig::default();
+        let centroids = find_clusters(&matrix, &train, 6, &config);
         assert_eq!(centroids.len() / 4, 2, "expected the two directions only");
         let axes: Vec<usize> = (0..2)
             .map(|c| {
@@ -517,9 +660,89 @@ mod tests {
         assert_eq!(sorted, vec![0, 2]);
     }
 
+    /// `groups` random directions in 32 dimensions with `per_group` unit vectors near each.
+    fn blobs(groups: usize, per_group: usize, seed: u64) -> (Matrix, Vec<usize>) {
+        let mut rng = SplitMix64::new(seed);
+        let mut gaussian = move || {
+            let u1 = rng.next_f64().max(1e-12);
+            let u2 = rng.next_f64();
+            ((-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()) as f32
+        };
+        let mut data = Vec::new();
+        for _ in 0..groups {
+            let center: Vec<f32> = (0..32).map(|_| gaussian()).collect();
+            let center = unit(&center);
+            for _ in 0..per_group {
+                let point: Vec<f32> = center.iter().map(|c| c + 0.05 * gaussian()).collect();
+                data.extend(unit(&point));
+            }
+        }
+        (Matrix::new(data, 32), (0..groups * per_group).collect())
+    }
+
+    #[test]
+    fn silhouette_choice_finds_the_number_of_separated_groups() {
+        let config = TopicsConfig::default();
+        for groups in [3, 12] {
+            let (matrix, train) = blobs(groups, 40, groups as u64);
+            // The chosen k may be larger when near-identical clusters are merged back.
+            let chosen = cluster_count(&matrix, &train, &config);
+            let found = find_clusters(&matrix, &train, chosen, &config).len() / 32;
+            assert_eq!(found, groups, "k = {chosen}");
+        }
+        // The square-root rule ignores the structure: about sqrt(n/2).
+        let (matrix, train) = blobs(3, 200, 1);
+        let sqrt_rule = TopicsConfig {
+            auto_clusters: AutoClusters::Sqrt,
+            ..TopicsConfig::default()
+        };
+        assert_eq!(cluster_count(&matrix, &train, &sqrt_rule), 17);
+        assert_eq!(cluster_count(&matrix, &train, &config), 3);
+        // A fixed number wins over both, and too few points fall back to the square-root rule.
+        let fixed = TopicsConfig {
+            clusters: Some(5),
+            ..TopicsConfig::default()
+        };
+        assert_eq!(cluster_count(&matrix, &train, &fixed), 5);
+        assert_eq!(cluster_count(&matrix, &train[..50], &config), 5);
+    }
+
+    #[test]
+    fn mean_silhouette_matches_a_hand_computed_example() {
+        // Points 0, 1, 4, 5 on a line, clustered {0, 1} and {4, 5}: silhouettes 7/9, 5/7, 5/7, 7/9.
+        let points = [0.0f32, 1.0, 4.0, 5.0];
+        let distances: Vec<f32> = points
+            .iter()
+            .flat_map(|a| points.iter().map(move |b| (a - b).abs()))
+            .collect();
+        let expected = (7.0 / 9.0 + 5.0 / 7.0) / 2.0;
+        assert!((mean_silhouette(&distances, &[0, 0, 1, 1], 2) - expected).abs() < 1e-9);
+        // A point alone in its cluster scores 0: {0}, {1, 4, 5}.
+        let alone = mean_silhouette(&distances, &[0, 1, 1, 1], 2);
+        let point_1 = (1.0 - 3.5) / 3.5;
+        let point_4 = (4.0 - 2.0) / 4.0;
+        let point_5 = (5.0 - 2.5) / 5.0;
+        assert!((alone - (point_1 + point_4 + point_5) / 4.0).abs() < 1e-9);
+        assert_eq!(mean_silhouette(&distances, &[0, 0, 0, 0], 1), 0.0);
+    }
+
+    #[test]
+    fn sample_is_deterministic_sorted_and_without_repeats() {
+        let rows: Vec<usize> = (0..1000).map(|i| i * 3).collect();
+        let first = sample_rows(&rows, 100, &mut SplitMix64::new(9));
+        assert_eq!(first, sample_rows(&rows, 100, &mut SplitMix64::new(9)));
+        assert_eq!(first.len(), 100);
+        assert!(first.windows(2).all(|pair| pair[0] < pair[1]));
+        assert!(first.iter().all(|row| row % 3 == 0));
+        assert_eq!(
+            sample_rows(&rows[..10], 100, &mut SplitMix64::new(9)),
+            rows[..10]
+        );
+    }
+
     #[test]
     fn too_few_points_give_no_clusters() {
         let matrix = Matrix::new(unit(&[1.0, 0.0]).repeat(3), 2);
-        assert!(find_clusters(&matrix, &[0, 1, 2], &TopicsConfig::default()).is_empty());
+        assert!(find_clusters(&matrix, &[0, 1, 2], 2, &TopicsConfig::default()).is_empty());
     }
 }

@@ -7,9 +7,12 @@
 //! - A fresh run clusters with spherical k-means (cosine, k-means++ seeding from a seeded PRNG) in
 //!   `kmeans.rs`, merges clusters whose centroids are nearly identical and dissolves small ones. Ids are
 //!   given 0, 1, 2, ... by descending number of non-duplicate members (ties: smallest member index).
+//!   The number of clusters is the one whose clustering of a sample has the best mean silhouette
+//!   (`auto_clusters`). A comment is an outlier only when it is far from every cluster of the finer
+//!   square-root rule too, so broad topics do not turn their edges into outliers.
 //! - An incremental step (all comments again, old and new) keeps every comment close enough to an
-//!   existing topic there, clusters the rest the same way, and turns each big enough new cluster into
-//!   a topic with a fresh id. While there are fewer topics than the automatic k for all comments, the
+//!   existing topic there, clusters the rest finely (square-root rule), and turns each big enough and
+//!   tight enough new cluster into a topic with a fresh id. While there are fewer topics than the automatic k for all comments, the
 //!   broadest topic is bisected (a split). Ids are never reused; topics left without members stay in
 //!   the state with size 0 and are not listed.
 //! - `analyze` takes new comments in data-time steps (`epochs.rs`), so that one run over a stream and
@@ -43,10 +46,15 @@ pub use themes::Theme;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TopicsConfig {
-    /// Number of k-means clusters to start from; unset picks about sqrt(n/2) for n comments, within
-    /// [2, `max_clusters`]. Merging and dissolving may leave fewer topics.
+    /// Number of k-means clusters to start from; unset chooses it as `auto_clusters` says.
+    /// Merging and dissolving may leave fewer topics.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub clusters: Option<usize>,
+    /// How the number of clusters is chosen when `clusters` is unset: `"silhouette"` (the k with
+    /// the best mean silhouette on a sample) or `"sqrt"` (about sqrt(n/2) for n comments).
+    pub auto_clusters: AutoClusters,
+    /// Comments sampled for the silhouette choice (its cost grows with the square of this).
+    pub silhouette_sample: usize,
     /// Upper bound of the automatic number of clusters.
     pub max_clusters: usize,
     /// Clusters whose centroids have at least this cosine are merged into one topic (also existing
@@ -86,6 +94,8 @@ impl Default for TopicsConfig {
     fn default() -> Self {
         TopicsConfig {
             clusters: None,
+            auto_clusters: AutoClusters::Silhouette,
+            silhouette_sample: 3000,
             max_clusters: 150,
             merge_similarity: 0.85,
             theme_similarity: 0.6,
@@ -101,6 +111,18 @@ impl Default for TopicsConfig {
             max_epoch_steps: 120,
         }
     }
+}
+
+/// How the automatic number of clusters is chosen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AutoClusters {
+    /// The candidate k (2, 3, 4, 6, 8, 12, ... up to `max_clusters`) whose k-means clustering of a
+    /// seeded sample has the highest mean silhouette (cosine distance). Follows the data: a few broad
+    /// subjects give few topics, many narrow ones many.
+    Silhouette,
+    /// About sqrt(n/2) clusters for n comments, whatever the data.
+    Sqrt,
 }
 
 /// One comment as the topics stage sees it.
@@ -261,15 +283,35 @@ fn fit(inputs: &[TopicInput], previous: Option<&TopicState>, config: &TopicsConf
         .copied()
         .filter(|&row| !inputs[row].duplicate)
         .collect();
-    let new_centroids = kmeans::find_clusters(&matrix, &train, config);
+    // A fresh fit chooses the number of clusters from the data. Next to existing topics the
+    // leftovers are cut finely (square-root rule), and only tight clusters are kept below.
+    let wanted = if old_slots.is_empty() {
+        kmeans::cluster_count(&matrix, &train, config)
+    } else {
+        kmeans::square_root_count(train.len(), config)
+    };
+    let new_centroids = kmeans::find_clusters(&matrix, &train, wanted, config);
     let new_count = new_centroids.len().checked_div(dim).unwrap_or(0);
     let new_found = nearest(&matrix, &remaining, &new_centroids);
+    // Outliers are judged at the square-root rule's granularity: a comment far from the centroid
+    // of a broad topic is still no junk when it is close to one of the finer clusters.
+    let fine_count = kmeans::square_root_count(train.len(), config);
+    let mut near_fine = vec![false; inputs.len()];
+    if wanted < fine_count {
+        let fine = kmeans::find_clusters(&matrix, &train, fine_count, config);
+        for (&row, found) in remaining.iter().zip(nearest(&matrix, &remaining, &fine)) {
+            near_fine[row] =
+                found.is_some_and(|(_, similarity)| similarity >= config.min_similarity as f32);
+        }
+    }
+    let accepted =
+        |row: usize, similarity: f32| similarity >= config.min_similarity as f32 || near_fine[row];
     let mut originals = vec![0usize; new_count];
     let mut first_original = vec![usize::MAX; new_count];
     let mut cohesion = vec![0.0f64; new_count];
     for (&row, found) in remaining.iter().zip(&new_found) {
         if let Some((cluster, similarity)) = *found {
-            if similarity >= config.min_similarity as f32 && !inputs[row].duplicate {
+            if accepted(row, similarity) && !inputs[row].duplicate {
                 originals[cluster] += 1;
                 first_original[cluster] = first_original[cluster].min(row);
                 cohesion[cluster] += f64::from(similarity);
@@ -307,7 +349,7 @@ fn fit(inputs: &[TopicInput], previous: Option<&TopicState>, config: &TopicsConf
     let mut leftover = Vec::new();
     for (&row, found) in remaining.iter().zip(&new_found) {
         let new_slot = found
-            .filter(|&(_, similarity)| similarity >= config.min_similarity as f32)
+            .filter(|&(_, similarity)| accepted(row, similarity))
             .and_then(|(cluster, _)| slot_of_new[cluster]);
         match new_slot {
             Some(slot) => slot_of[row] = Some(slot),
@@ -325,7 +367,7 @@ fn fit(inputs: &[TopicInput], previous: Option<&TopicState>, config: &TopicsConf
             (None, new) => new,
         };
         if let Some((slot, similarity)) = best {
-            if similarity >= config.min_similarity as f32 {
+            if accepted(row, similarity) {
                 slot_of[row] = Some(slot);
             }
         }
@@ -342,13 +384,12 @@ fn fit(inputs: &[TopicInput], previous: Option<&TopicState>, config: &TopicsConf
         config.merge_similarity,
     );
     if !old_slots.is_empty() {
-        let wanted = kmeans::cluster_count(
-            valid_rows
-                .iter()
-                .filter(|&&row| !inputs[row].duplicate)
-                .count(),
-            config,
-        );
+        let originals: Vec<usize> = valid_rows
+            .iter()
+            .copied()
+            .filter(|&row| !inputs[row].duplicate)
+            .collect();
+        let wanted = kmeans::cluster_count(&matrix, &originals, config);
         split_broad(
             &matrix,
             inputs,
@@ -506,10 +547,6 @@ fn split_broad(
     config: &TopicsConfig,
 ) {
     let min_size = config.min_topic_size.max(1);
-    let bisect = TopicsConfig {
-        clusters: Some(2),
-        ..config.clone()
-    };
     let mut unsplittable = vec![false; topics.len()];
     loop {
         let mut members: Vec<Vec<usize>> = vec![Vec::new(); topics.len()];
@@ -543,7 +580,7 @@ fn split_broad(
             .copied()
             .filter(|&row| !inputs[row].duplicate)
             .collect();
-        let halves = kmeans::find_clusters(matrix, &train, &bisect);
+        let halves = kmeans::find_clusters(matrix, &train, 2, config);
         if halves.len() != 2 * matrix.dim() {
             continue;
         }
@@ -1089,7 +1126,12 @@ mod tests {
                 .collect(),
         );
         corpus.add_blob(&related, &PAYMENT, 30, &mut rng);
-        let result = cluster(&corpus.inputs(), None, &TopicsConfig::default());
+        // Three topics (the silhouette would see two subjects, as the themes below do).
+        let config = TopicsConfig {
+            auto_clusters: AutoClusters::Sqrt,
+            ..TopicsConfig::default()
+        };
+        let result = cluster(&corpus.inputs(), None, &config);
         assert_eq!(result.topics.len(), 3, "{:?}", result.topics);
         assert_eq!(result.themes.len(), 2, "{:?}", result.themes);
         let delivery = topic_of(&result, 60).unwrap();
