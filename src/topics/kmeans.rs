@@ -195,6 +195,10 @@ fn most_useful(point_count: usize, config: &TopicsConfig) -> usize {
     (point_count / config.min_topic_size.max(1)).max(1)
 }
 
+/// Mixed into `topics.seed` for the silhouette sample, so that the sample's draws differ from
+/// the k-means++ seeding's.
+const SAMPLE_SEED_SALT: u64 = 0x5111_0e77e;
+
 /// Fewest points for the silhouette choice; below it the square-root rule decides.
 const SILHOUETTE_MIN_POINTS: usize = 100;
 
@@ -224,7 +228,7 @@ pub(crate) fn cluster_count(matrix: &Matrix, train: &[usize], config: &TopicsCon
         .max_clusters
         .max(2)
         .min(most_useful(train.len(), config));
-    let mut rng = SplitMix64::new(config.seed ^ 0x5111_0e77e);
+    let mut rng = SplitMix64::new(config.seed ^ SAMPLE_SEED_SALT);
     let sample = sample_rows(
         train,
         config.silhouette_sample.max(SILHOUETTE_MIN_POINTS),
