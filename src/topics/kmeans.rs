@@ -197,10 +197,10 @@ fn most_useful(point_count: usize, config: &TopicsConfig) -> usize {
 
 /// Mixed into `topics.seed` for the silhouette sample, so that the sample's draws differ from
 /// the k-means++ seeding's.
-const SAMPLE_SEED_SALT: u64 = 0x5111_0e77e;
+pub(crate) const SAMPLE_SEED_SALT: u64 = 0x5111_0e77e;
 
 /// Fewest points for the silhouette choice; below it the square-root rule decides.
-const SILHOUETTE_MIN_POINTS: usize = 100;
+pub(crate) const SILHOUETTE_MIN_POINTS: usize = 100;
 
 /// Candidate numbers of clusters for the silhouette choice (each about 1.5× the one before); the
 /// upper bound is added when it falls between two of them.
@@ -224,10 +224,6 @@ pub(crate) fn cluster_count(matrix: &Matrix, train: &[usize], config: &TopicsCon
     {
         return square_root_count(train.len(), config);
     }
-    let upper = config
-        .max_clusters
-        .max(2)
-        .min(most_useful(train.len(), config));
     let mut rng = SplitMix64::new(config.seed ^ SAMPLE_SEED_SALT);
     let sample = sample_rows(
         train,
@@ -235,14 +231,7 @@ pub(crate) fn cluster_count(matrix: &Matrix, train: &[usize], config: &TopicsCon
         &mut rng,
     );
     let distances = distance_matrix(matrix, &sample);
-    let mut candidates: Vec<usize> = SILHOUETTE_GRID
-        .iter()
-        .copied()
-        .filter(|&k| k <= upper && k < sample.len())
-        .collect();
-    if upper < sample.len() && candidates.last().is_some_and(|&last| last < upper) {
-        candidates.push(upper);
-    }
+    let candidates = candidate_counts(train.len(), sample.len(), config);
     let mut best: Option<(f64, usize)> = None;
     for k in candidates {
         let centroids = find_clusters(matrix, &sample, k, config);
@@ -259,9 +248,32 @@ pub(crate) fn cluster_count(matrix: &Matrix, train: &[usize], config: &TopicsCon
     best.map_or_else(|| square_root_count(train.len(), config), |(_, k)| k)
 }
 
+/// The candidate numbers of clusters for `point_count` points whose silhouette is judged on
+/// `sample_count` of them: the grid up to one cluster per `min_topic_size` points and
+/// `max_clusters`, and that upper bound itself when it falls between two grid values.
+pub(crate) fn candidate_counts(
+    point_count: usize,
+    sample_count: usize,
+    config: &TopicsConfig,
+) -> Vec<usize> {
+    let upper = config
+        .max_clusters
+        .max(2)
+        .min(most_useful(point_count, config));
+    let mut candidates: Vec<usize> = SILHOUETTE_GRID
+        .iter()
+        .copied()
+        .filter(|&k| k <= upper && k < sample_count)
+        .collect();
+    if upper < sample_count && candidates.last().is_some_and(|&last| last < upper) {
+        candidates.push(upper);
+    }
+    candidates
+}
+
 /// `count` of the `rows` (all when there are no more), drawn without replacement by `rng`, in their
 /// original order.
-fn sample_rows(rows: &[usize], count: usize, rng: &mut SplitMix64) -> Vec<usize> {
+pub(crate) fn sample_rows(rows: &[usize], count: usize, rng: &mut SplitMix64) -> Vec<usize> {
     if rows.len() <= count {
         return rows.to_vec();
     }
@@ -276,7 +288,7 @@ fn sample_rows(rows: &[usize], count: usize, rng: &mut SplitMix64) -> Vec<usize>
 }
 
 /// Cosine distances (1 − cosine) between all pairs of `rows`, row-major, `rows.len()²` values.
-fn distance_matrix(matrix: &Matrix, rows: &[usize]) -> Vec<f32> {
+pub(crate) fn distance_matrix(matrix: &Matrix, rows: &[usize]) -> Vec<f32> {
     let count = rows.len();
     let mut distances = vec![0.0f32; count * count];
     distances
@@ -293,7 +305,7 @@ fn distance_matrix(matrix: &Matrix, rows: &[usize]) -> Vec<f32> {
 
 /// Mean silhouette of a labelling of the points behind `distances` (row-major, n×n). A point alone in
 /// its cluster scores 0, as in Rousseeuw's definition.
-fn mean_silhouette(distances: &[f32], labels: &[usize], cluster_count: usize) -> f64 {
+pub(crate) fn mean_silhouette(distances: &[f32], labels: &[usize], cluster_count: usize) -> f64 {
     let count = labels.len();
     if count == 0 || cluster_count < 2 {
         return 0.0;

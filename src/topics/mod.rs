@@ -4,8 +4,11 @@
 //! duplicate flag) and the [`TopicState`] of the previous run, if any. Out: a [`TopicsResult`] with one
 //! optional [`Assignment`] per comment, the described [`Topic`]s and the state to persist.
 //!
-//! - A fresh run clusters with spherical k-means (cosine, k-means++ seeding from a seeded PRNG) in
-//!   `kmeans.rs`, merges clusters whose centroids are nearly identical and dissolves small ones. Ids are
+//! - A fresh run lays the comments out in a few dimensions (UMAP, `reduce.rs`; at most
+//!   `reduce_sample` of them, the others join the nearest cluster mean) and clusters them there with
+//!   Euclidean k-means; with `reduce_dims = 0` it clusters the embeddings with spherical k-means
+//!   (cosine, k-means++ seeding from a seeded PRNG) in `kmeans.rs`. Clusters whose centroids are
+//!   nearly identical are merged and small ones dissolved. Ids are
 //!   given 0, 1, 2, ... by descending number of non-duplicate members (ties: smallest member index).
 //!   The number of clusters is the one whose clustering of a sample has the best mean silhouette
 //!   (`auto_clusters`). A comment is an outlier only when it is far from every cluster of the finer
@@ -28,6 +31,7 @@ mod epochs;
 mod keywords;
 mod kmeans;
 pub mod lineage;
+mod reduce;
 pub mod themes;
 
 use rayon::prelude::*;
@@ -57,6 +61,14 @@ pub struct TopicsConfig {
     pub silhouette_sample: usize,
     /// Upper bound of the automatic number of clusters.
     pub max_clusters: usize,
+    /// Dimensions of the UMAP layout a fresh fit clusters in (see `reduce.rs`); 0 clusters the
+    /// embeddings themselves.
+    pub reduce_dims: usize,
+    /// Nearest neighbours per comment (the comment itself included) that the layout keeps close.
+    pub reduce_neighbors: usize,
+    /// Most comments laid out (its cost grows with the square of this); the others join their
+    /// nearest cluster.
+    pub reduce_sample: usize,
     /// Clusters whose centroids have at least this cosine are merged into one topic (also existing
     /// topics whose centroids have come that close: a `merged_into` event).
     pub merge_similarity: f64,
@@ -97,6 +109,9 @@ impl Default for TopicsConfig {
             auto_clusters: AutoClusters::Silhouette,
             silhouette_sample: 3000,
             max_clusters: 150,
+            reduce_dims: 5,
+            reduce_neighbors: 15,
+            reduce_sample: 20_000,
             merge_similarity: 0.85,
             theme_similarity: 0.6,
             min_topic_size: 5,
@@ -285,14 +300,51 @@ fn fit(inputs: &[TopicInput], previous: Option<&TopicState>, config: &TopicsConf
         .collect();
     // A fresh fit chooses the number of clusters from the data. Next to existing topics the
     // leftovers are cut finely (square-root rule), and only tight clusters are kept below.
-    let wanted = if old_slots.is_empty() {
-        kmeans::cluster_count(&matrix, &train, config)
+    // A fresh fit clusters in the UMAP layout when it is on: the laid-out comments keep the
+    // layout's clusters, the others join the nearest cluster mean.
+    let in_layout = if old_slots.is_empty() {
+        reduce::clusters_in_layout(&matrix, &train, config)
     } else {
-        kmeans::square_root_count(train.len(), config)
+        None
     };
-    let new_centroids = kmeans::find_clusters(&matrix, &train, wanted, config);
+    let (wanted, new_centroids, new_found) = match in_layout {
+        Some((rows, labels)) => {
+            let count = labels.iter().max().map_or(0, |&max| max + 1);
+            let optional: Vec<Option<usize>> = labels.iter().copied().map(Some).collect();
+            let (sums, _) = member_sums(&matrix, &rows, &optional, count);
+            let mut centroids = vec![0.0f32; count * dim];
+            for cluster in 0..count {
+                normalize_into(
+                    &sums[cluster * dim..(cluster + 1) * dim],
+                    &mut centroids[cluster * dim..(cluster + 1) * dim],
+                );
+            }
+            let mut label_of: Vec<Option<usize>> = vec![None; inputs.len()];
+            for (&row, &label) in rows.iter().zip(&labels) {
+                label_of[row] = Some(label);
+            }
+            let mut found = nearest(&matrix, &remaining, &centroids);
+            for (&row, slot) in remaining.iter().zip(found.iter_mut()) {
+                if let Some(label) = label_of[row] {
+                    let similarity =
+                        dot(matrix.row(row), &centroids[label * dim..(label + 1) * dim]);
+                    *slot = Some((label, similarity));
+                }
+            }
+            (count, centroids, found)
+        }
+        None => {
+            let wanted = if old_slots.is_empty() {
+                kmeans::cluster_count(&matrix, &train, config)
+            } else {
+                kmeans::square_root_count(train.len(), config)
+            };
+            let centroids = kmeans::find_clusters(&matrix, &train, wanted, config);
+            let found = nearest(&matrix, &remaining, &centroids);
+            (wanted, centroids, found)
+        }
+    };
     let new_count = new_centroids.len().checked_div(dim).unwrap_or(0);
-    let new_found = nearest(&matrix, &remaining, &new_centroids);
     // Outliers are judged at the square-root rule's granularity: a comment far from the centroid
     // of a broad topic is still no junk when it is close to one of the finer clusters.
     let fine_count = kmeans::square_root_count(train.len(), config);
