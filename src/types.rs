@@ -224,6 +224,10 @@ pub struct Topic {
     /// The theme (group of related topics, see `themes.jsonl`) the topic belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub theme: Option<TopicId>,
+    /// Data time from which the topic exists (the end of the data day whose comments created it);
+    /// trends do not flag the topic before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub known_from: Option<DateTime<Utc>>,
 }
 
 /// What kind of trend a signal reports.

@@ -18,7 +18,7 @@ use std::collections::{BTreeSet, HashMap};
 use chrono::{DateTime, Utc};
 
 use super::lineage::{self, TopicEvent};
-use super::{finish, fit, TopicInput, TopicState, TopicsConfig, TopicsResult};
+use super::{finish, fit, TopicCentroid, TopicInput, TopicState, TopicsConfig, TopicsResult};
 use crate::types::TopicId;
 
 /// The step of comments that an earlier run has clustered, and of a run without epochs.
@@ -48,12 +48,7 @@ pub fn plan_epochs(
             .min(timestamps.len())
     });
     let mut joins = vec![SEEN; timestamps.len()];
-    let hours = if config.epoch_hours.is_finite() {
-        config.epoch_hours.max(0.0)
-    } else {
-        0.0
-    };
-    let seconds = (hours * 3600.0).round() as i64;
+    let seconds = epoch_seconds(config);
     if seconds <= 0 || seen == timestamps.len() {
         return EpochPlan {
             joins,
@@ -113,9 +108,30 @@ pub fn plan_epochs(
     }
 }
 
+/// Length of one epoch in seconds (0 or less: no epochs).
+fn epoch_seconds(config: &TopicsConfig) -> i64 {
+    let hours = if config.epoch_hours.is_finite() {
+        config.epoch_hours.max(0.0)
+    } else {
+        0.0
+    };
+    (hours * 3600.0).round() as i64
+}
+
+/// Marks the topics created by a step (ids from `first_new` on) as known from the step's end: the
+/// data time by which the step's comments, which created them, have all been written.
+fn mark_known(topics: &mut [TopicCentroid], first_new: TopicId, known_from: Option<DateTime<Utc>>) {
+    for topic in topics.iter_mut().filter(|topic| topic.id >= first_new) {
+        if topic.known_from.is_none() {
+            topic.known_from = known_from;
+        }
+    }
+}
+
 /// Runs the steps of `plan` from `previous` and returns the last step's result (every comment) and
 /// the lineage events of all steps, numbered on from `last_seq`. `previous_topic` maps the ids of
 /// the comments the previous run saw to their topic then.
+/// Topics created by a step are known from the step's end (`TopicCentroid::known_from`).
 pub fn cluster_epochs(
     inputs: &[TopicInput],
     plan: &EpochPlan,
@@ -138,6 +154,12 @@ pub fn cluster_epochs(
             .then(|| DateTime::from_timestamp(step, 0))
             .flatten()
     };
+    let seconds = epoch_seconds(config);
+    let epoch_end = |step: i64| {
+        (step != SEEN && seconds > 0)
+            .then(|| DateTime::from_timestamp(step.saturating_add(seconds), 0))
+            .flatten()
+    };
     let mut state = previous.cloned();
     let mut previous_topic = previous_topic;
     let mut events: Vec<TopicEvent> = Vec::new();
@@ -148,7 +170,9 @@ pub fn cluster_epochs(
             .filter(|&row| plan.joins[row] <= step)
             .collect();
         let subset: Vec<TopicInput> = rows.iter().map(|&row| inputs[row]).collect();
-        let fitted = fit(&subset, state.as_ref(), config);
+        let mut fitted = fit(&subset, state.as_ref(), config);
+        let first_new = state.as_ref().map_or(0, |state| state.next_id);
+        mark_known(&mut fitted.topics, first_new, epoch_end(step));
         let topic_ids = fitted.topic_ids();
         let next = TopicState {
             next_id: fitted.next_id,
@@ -178,7 +202,9 @@ pub fn cluster_epochs(
         state = Some(next);
     }
     debug_assert!(plan.joins.iter().all(|&join| join <= last_step));
-    let fitted = fit(inputs, state.as_ref(), config);
+    let mut fitted = fit(inputs, state.as_ref(), config);
+    let first_new = state.as_ref().map_or(0, |state| state.next_id);
+    mark_known(&mut fitted.topics, first_new, epoch_end(last_step));
     let topic_ids = fitted.topic_ids();
     let last_merges = fitted.merges.clone();
     let mut result = finish(inputs, fitted, config);

@@ -170,6 +170,7 @@ mod tests {
                     id,
                     centroid: vec![1.0],
                     size,
+                    known_from: None,
                 })
                 .collect(),
             run: 1,

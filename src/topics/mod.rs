@@ -16,8 +16,8 @@
 //! - An incremental step (all comments again, old and new) keeps every comment close enough to an
 //!   existing topic there, clusters the rest finely (square-root rule), and turns each big enough and
 //!   tight enough new cluster into a topic with a fresh id. While there are fewer topics than the
-//!   silhouette choice for all comments, the broadest topic is bisected (a split). Ids are never reused; topics left without members stay in
-//!   the state with size 0 and are not listed.
+//!   silhouette choice for all comments, the broadest topic is bisected (a split). Ids are never reused; topics left without members (merged or
+//!   died) stay in the state with size 0, are not listed and take no members again.
 //! - `analyze` takes new comments in data-time steps (`epochs.rs`), so that one run over a stream and
 //!   a replay of it as daily files give the same topics.
 //! - Exact duplicates are assigned but never move a centroid nor count for key phrases, so a
@@ -34,6 +34,7 @@ pub mod lineage;
 mod reduce;
 pub mod themes;
 
+use chrono::{DateTime, Utc};
 use rayon::prelude::*;
 use std::cmp::Reverse;
 use std::collections::BTreeMap;
@@ -191,6 +192,10 @@ pub struct TopicCentroid {
     pub centroid: Vec<f32>,
     /// Number of comments assigned in the run that produced this state, duplicates included.
     pub size: u64,
+    /// Data time from which the topic exists: the end of the data-time step that created it
+    /// (`epochs.rs`); unset when it was fitted without steps. Trends never flag it earlier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub known_from: Option<DateTime<Utc>>,
 }
 
 /// A comment's topic.
@@ -393,6 +398,7 @@ fn fit(inputs: &[TopicInput], previous: Option<&TopicState>, config: &TopicsConf
             id: next_id,
             centroid,
             size: 0,
+            known_from: None,
         });
         next_id = next_id.saturating_add(1);
     }
@@ -539,6 +545,7 @@ fn finish(inputs: &[TopicInput], fitted: Fitted, config: &TopicsConfig) -> Topic
                 sentiment,
                 representatives: description.representatives,
                 theme: None,
+                known_from: topics[slot].known_from,
             }
         })
         .collect();
@@ -652,6 +659,7 @@ fn split_broad(
             id: *next_id,
             centroid: halves[smaller * matrix.dim()..(smaller + 1) * matrix.dim()].to_vec(),
             size: 0,
+            known_from: None,
         });
         *next_id = next_id.saturating_add(1);
         for (&row, found) in members[slot].iter().zip(&found) {
@@ -806,8 +814,9 @@ fn build_matrix(inputs: &[TopicInput], dim: usize) -> (Matrix, Vec<bool>) {
     (Matrix::new(data, dim), valid)
 }
 
-/// Slots and unit-length centroids (flattened) of the topics whose centroid has length `dim` and is
-/// not zero; other topics (for example from an encoder with another dimension) are never matched.
+/// Slots and unit-length centroids (flattened) of the live topics (size above 0) whose centroid has
+/// length `dim` and is not zero; other topics (retired ones, or ones from an encoder with another
+/// dimension) are never matched.
 fn usable_centroids(topics: &[TopicCentroid], dim: usize) -> (Vec<usize>, Vec<f32>) {
     let mut slots = Vec::new();
     let mut centroids = Vec::new();
@@ -816,7 +825,11 @@ fn usable_centroids(topics: &[TopicCentroid], dim: usize) -> (Vec<usize>, Vec<f3
     }
     let mut unit = vec![0.0f32; dim];
     for (slot, topic) in topics.iter().enumerate() {
-        if topic.centroid.len() != dim || !topic.centroid.iter().all(|v| v.is_finite()) {
+        // A topic without members was merged or died: its id is retired and takes no members.
+        if topic.size == 0
+            || topic.centroid.len() != dim
+            || !topic.centroid.iter().all(|v| v.is_finite())
+        {
             continue;
         }
         let as_f64: Vec<f64> = topic.centroid.iter().map(|&v| f64::from(v)).collect();
@@ -1164,6 +1177,16 @@ mod tests {
             .all(|a| a.map(|a| a.topic) == Some(0)));
         let listed: Vec<TopicId> = second.topics.iter().map(|t| t.id).collect();
         assert_eq!(listed, vec![0]);
+        // The retired topic keeps its old centroid, nearer to the delivery comments than the
+        // survivor's, but takes no members again, so it is not merged a second time.
+        assert_eq!(second.state.topics[1].size, 0);
+        let third = cluster(&corpus.inputs(), Some(&second.state), &config);
+        assert_eq!(third.merges, vec![]);
+        assert!((0..40)
+            .map(|i| 60 + i)
+            .all(|i| topic_of(&third, i) != Some(1)));
+        let listed: Vec<TopicId> = third.topics.iter().map(|t| t.id).collect();
+        assert!(!listed.contains(&1), "{listed:?}");
     }
 
     #[test]
@@ -1306,6 +1329,7 @@ mod tests {
             sentiment: SentimentCounts::default(),
             representatives: Vec::new(),
             theme: None,
+            known_from: None,
         };
         let mut topics = vec![topic(1), topic(2)];
         let state = TopicState {
@@ -1319,17 +1343,20 @@ mod tests {
                     id: 1,
                     centroid: vec![1.0, 0.0, 0.0],
                     size: 1,
+                    known_from: None,
                 },
                 TopicCentroid {
                     id: 2,
                     centroid: vec![0.0, 1.0, 0.0],
                     size: 1,
+                    known_from: None,
                 },
                 // A dead topic is never chosen.
                 TopicCentroid {
                     id: 3,
                     centroid: vec![0.0, 0.0, 1.0],
                     size: 0,
+                    known_from: None,
                 },
             ],
         };
@@ -1450,6 +1477,21 @@ mod tests {
             born,
             vec![(0, midnight(1)), (1, midnight(2)), (2, midnight(3))]
         );
+        // Each is known from the end of that day, in the state and in the listing.
+        let known: Vec<(TopicId, Option<chrono::DateTime<chrono::Utc>>)> = single
+            .state
+            .topics
+            .iter()
+            .map(|topic| (topic.id, topic.known_from))
+            .collect();
+        assert_eq!(
+            known,
+            vec![(0, midnight(2)), (1, midnight(3)), (2, midnight(4))]
+        );
+        assert!(single
+            .topics
+            .iter()
+            .all(|topic| topic.known_from == midnight(topic.id as i64 + 2)));
 
         let mut state: Option<TopicState> = None;
         let mut previous_topic = HashMap::new();

@@ -12,6 +12,10 @@
 //! `z = (observed - max(expected, beta)) / (std + beta) >= z_threshold` and the author, count,
 //! spread and persistence gates pass. Exact and near-duplicate comments count once, one author counts
 //! once per item and window. Co-trending items with overlapping comment sets become one signal.
+//!
+//! Topics are assigned with the latest fit, so a topic created from later data has members back to
+//! the start. Those members are its baseline, but it is flagged only in windows that end at or after
+//! its `known_from` (the `topic_known` gate): the detector never reports a topic before it existed.
 
 mod dedup;
 mod series;
@@ -545,6 +549,20 @@ pub fn detect(docs: &[TrendDoc], topics: &[Topic], config: &TrendsConfig) -> Res
         .iter()
         .filter(|(_, data)| data.units.len() >= min_units)
         .collect();
+    // A topic fitted from later data has members back to the start, but it cannot be reported
+    // before it existed: its first flaggable bucket is the first that ends at or after `known_from`.
+    let first_flag_bucket: HashMap<TopicId, usize> = topics
+        .iter()
+        .filter_map(|topic| {
+            let known = topic.known_from?.timestamp();
+            let ahead = known.saturating_sub(prepared.start_seconds);
+            let bucket = (ahead.saturating_add(prepared.bucket_seconds - 1))
+                .div_euclid(prepared.bucket_seconds)
+                .saturating_sub(1)
+                .max(0);
+            Some((topic.id, usize::try_from(bucket).unwrap_or(usize::MAX)))
+        })
+        .collect();
     let raw: Vec<RawSignal> = item_list
         .par_iter()
         .flat_map_iter(|(key, data)| {
@@ -555,7 +573,13 @@ pub fn detect(docs: &[TrendDoc], topics: &[Topic], config: &TrendsConfig) -> Res
                     &sentiment_settings,
                 ),
             };
-            series::scan(&data.units, denominator, settings)
+            let first_flag = match key {
+                ItemKey::Topic(topic) | ItemKey::Negative(topic) => {
+                    first_flag_bucket.get(topic).copied()
+                }
+                ItemKey::Term(_) => None,
+            };
+            series::scan(&data.units, denominator, settings, first_flag)
                 .into_iter()
                 .map(|episode| raw_signal(key, data, episode, &prepared, docs))
                 .collect::<Vec<_>>()
@@ -565,6 +589,10 @@ pub fn detect(docs: &[TrendDoc], topics: &[Topic], config: &TrendsConfig) -> Res
     let topic_labels: HashMap<TopicId, &str> = topics
         .iter()
         .map(|topic| (topic.id, topic.label.as_str()))
+        .collect();
+    let topic_known_from: HashMap<TopicId, DateTime<Utc>> = topics
+        .iter()
+        .filter_map(|topic| Some((topic.id, topic.known_from?)))
         .collect();
     // Inverse document frequency of every term over the counted comments (ids in sorted order).
     let mut stems: Vec<(&str, u32)> = surface
@@ -587,6 +615,7 @@ pub fn detect(docs: &[TrendDoc], topics: &[Topic], config: &TrendsConfig) -> Res
         terms: &terms,
         surface: &surface,
         topic_labels: &topic_labels,
+        topic_known_from: &topic_known_from,
         config,
     };
     let signals = merge_and_assemble(raw, &context);
@@ -664,6 +693,7 @@ struct AssemblyContext<'a, 'd> {
     terms: &'a [Vec<(String, String)>],
     surface: &'a HashMap<&'a str, BTreeMap<&'a str, u32>>,
     topic_labels: &'a HashMap<TopicId, &'a str>,
+    topic_known_from: &'a HashMap<TopicId, DateTime<Utc>>,
     idf: &'a HashMap<&'a str, (u32, f64)>,
     config: &'a TrendsConfig,
 }
@@ -974,6 +1004,10 @@ fn assemble(
         ItemKey::Topic(topic) | ItemKey::Negative(topic) => Some(topic),
         ItemKey::Term(_) => None,
     };
+    let mut evidence = evidence;
+    if let Some(known) = topic.and_then(|topic| context.topic_known_from.get(&topic)) {
+        evidence["topic_known_from"] = json!(known.to_rfc3339());
+    }
     Signal {
         id,
         kind,

@@ -96,7 +96,7 @@ pub(crate) struct Episode {
     pub z: f64,
     /// Window length (buckets) of the scale that passed.
     pub window: usize,
-    /// The gates: z, authors, count, spread, persistence.
+    /// The gates: z, lift, authors, count, spread, persistence (and topic_known for a topic).
     pub gates: Vec<(&'static str, Gate)>,
 }
 
@@ -111,8 +111,15 @@ struct ScaleState {
 }
 
 /// Scans one item over all buckets. `units` are sorted by position; `denominator` has one entry per
-/// bucket.
-pub(crate) fn scan(units: &[Unit], denominator: &[u32], settings: &ScanSettings) -> Vec<Episode> {
+/// bucket. `first_flag_bucket` is set for an item that does not exist from the start (a topic): no
+/// window ending before that bucket is flagged (the `topic_known` gate), though the baseline learns
+/// from the whole history.
+pub(crate) fn scan(
+    units: &[Unit],
+    denominator: &[u32],
+    settings: &ScanSettings,
+    first_flag_bucket: Option<usize>,
+) -> Vec<Episode> {
     let buckets = denominator.len();
     let mut denominator_prefix = vec![0u64; buckets + 1];
     for (bucket, value) in denominator.iter().enumerate() {
@@ -246,10 +253,16 @@ pub(crate) fn scan(units: &[Unit], denominator: &[u32], settings: &ScanSettings)
                 || episodes
                     .last()
                     .is_none_or(|done: &Episode| window_start > done.open_until);
+            let known_gate = first_flag_bucket.map(|first| Gate {
+                value: bucket as f64 - first as f64,
+                threshold: 0.0,
+                passed: bucket >= first,
+            });
             let core = z_gate.passed
                 && lift_gate.passed
                 && author_gate.passed
                 && count_gate.passed
+                && known_gate.is_none_or(|gate| gate.passed)
                 && fresh;
             let (spread_buckets, peak_authors) = if core {
                 spread(&units_of, window_start, bucket)
@@ -278,6 +291,22 @@ pub(crate) fn scan(units: &[Unit], denominator: &[u32], settings: &ScanSettings)
                 passed: state.consecutive >= settings.persistence,
             };
             if persistence_gate.passed && best.as_ref().is_none_or(|b| z > b.z) {
+                let mut gates = vec![
+                    ("z", z_gate),
+                    ("lift", lift_gate),
+                    ("distinct_authors", author_gate),
+                    ("min_count", count_gate),
+                    (
+                        "spread",
+                        Gate {
+                            value: outside_share,
+                            threshold: settings.min_outside_peak_share,
+                            passed: spread_gate.passed,
+                        },
+                    ),
+                    ("persistence", persistence_gate),
+                ];
+                gates.extend(known_gate.map(|gate| ("topic_known", gate)));
                 best = Some(Episode {
                     flag_bucket: bucket,
                     window_start,
@@ -288,21 +317,7 @@ pub(crate) fn scan(units: &[Unit], denominator: &[u32], settings: &ScanSettings)
                     baseline_share_std: state.variance.max(0.0).sqrt(),
                     z,
                     window: scale.window,
-                    gates: vec![
-                        ("z", z_gate),
-                        ("lift", lift_gate),
-                        ("distinct_authors", author_gate),
-                        ("min_count", count_gate),
-                        (
-                            "spread",
-                            Gate {
-                                value: outside_share,
-                                threshold: settings.min_outside_peak_share,
-                                passed: spread_gate.passed,
-                            },
-                        ),
-                        ("persistence", persistence_gate),
-                    ],
+                    gates,
                 });
             }
         }

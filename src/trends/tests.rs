@@ -337,6 +337,7 @@ fn topics() -> Vec<Topic> {
             sentiment: SentimentCounts::default(),
             representatives: Vec::new(),
             theme: None,
+            known_from: None,
         })
         .collect()
 }
@@ -645,6 +646,57 @@ fn topic_volume_rise_and_negative_shift_are_flagged() {
     assert!(shifts[0].observed > shifts[0].baseline_mean);
     assert!(shifts[0].observed <= 1.0);
     assert_eq!(output.signals.len(), 2, "{:#?}", output.signals);
+}
+
+#[test]
+fn a_topic_is_not_flagged_before_it_exists() {
+    let mut owned = background(&Background::default());
+    let mut rng = Rng(crate::rng::SplitMix64::new(23));
+    // Topic 5 (normally 2 % of traffic) gets 8 more comments an hour on days 12 and 13.
+    for hour in 12 * 24..14 * 24 {
+        for _ in 0..8 {
+            owned.push(Owned {
+                id: format!("t{}", owned.len()),
+                timestamp: start() + Duration::seconds(hour * 3600 + rng.below(3600) as i64),
+                author: format!("a{}", rng.below(3000)),
+                text: rng.words(6).join(" "),
+                topic: Some(5),
+                sentiment: SentimentLabel::Neutral,
+            });
+        }
+    }
+    let docs = to_docs(&owned);
+    let flagged_with = |known_from: Option<DateTime<Utc>>| -> Vec<Signal> {
+        let mut topics = topics();
+        topics[5].known_from = known_from;
+        let output = detect(&docs, &topics, &TrendsConfig::default()).expect("detect runs");
+        output
+            .signals
+            .into_iter()
+            .filter(|s| s.kind == SignalKind::Topic)
+            .collect()
+    };
+    // Known from the start (or fitted without steps): flagged during the rise.
+    let always = flagged_with(None);
+    assert_eq!(always.len(), 1, "{always:#?}");
+    assert!(always[0].first_flagged < start() + Duration::days(13));
+    assert_eq!(always[0].evidence.get("topic_known_from"), None);
+    // Created from day 12's comments, so known from the end of day 12: flagged then, not before.
+    let known = start() + Duration::days(13);
+    let next_day = flagged_with(Some(known));
+    assert_eq!(next_day.len(), 1, "{next_day:#?}");
+    assert!(next_day[0].first_flagged >= known);
+    assert!(next_day[0].first_flagged < known + Duration::days(1));
+    assert_eq!(
+        next_day[0].evidence["topic_known_from"],
+        serde_json::json!(known.to_rfc3339())
+    );
+    assert_eq!(
+        next_day[0].evidence["gates"]["topic_known"]["passed"],
+        serde_json::json!(true)
+    );
+    // Created long after the rise was over: never flagged for it.
+    assert!(flagged_with(Some(start() + Duration::days(17))).is_empty());
 }
 
 #[test]
