@@ -652,19 +652,8 @@ fn topic_volume_rise_and_negative_shift_are_flagged() {
 fn a_topic_is_not_flagged_before_it_exists() {
     let mut owned = background(&Background::default());
     let mut rng = Rng(crate::rng::SplitMix64::new(23));
-    // Topic 5 (normally 2 % of traffic) gets 8 more comments an hour on days 12 and 13.
-    for hour in 12 * 24..14 * 24 {
-        for _ in 0..8 {
-            owned.push(Owned {
-                id: format!("t{}", owned.len()),
-                timestamp: start() + Duration::seconds(hour * 3600 + rng.below(3600) as i64),
-                author: format!("a{}", rng.below(3000)),
-                text: rng.words(6).join(" "),
-                topic: Some(5),
-                sentiment: SentimentLabel::Neutral,
-            });
-        }
-    }
+    // Topic 5 (normally 2 % of traffic) gets up to 8 more comments an hour on days 12 and 13.
+    rise(&mut owned, &mut rng, 5, "", 12 * 24, 48, 8.0);
     let docs = to_docs(&owned);
     let flagged_with = |known_from: Option<DateTime<Utc>>| -> Vec<Signal> {
         let mut topics = topics();
