@@ -2,7 +2,8 @@
 //!
 //! Runs `analyze` on the first N comments (default 5,000) of a stream (default the shared trend
 //! benchmark stream) in a fresh temporary workspace, then prints comments/s per stage and the peak
-//! resident memory of the process.
+//! resident memory of the process. Under `cargo test` (no `--bench` argument) it only checks that the
+//! run works, on 200 comments unless `--comments` says otherwise.
 
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
@@ -20,21 +21,28 @@ fn peak_rss_mb() -> Option<f64> {
 }
 
 fn main() {
-    let mut comments = 5_000usize;
+    let mut comments: Option<usize> = None;
+    let mut benching = false;
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let mut input = root.join("../shared/data/trends/dev/stream.jsonl");
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--comments" => {
-                comments = args
-                    .next()
-                    .and_then(|v| v.parse().ok())
-                    .expect("--comments N")
+                comments = Some(
+                    args.next()
+                        .and_then(|v| v.parse().ok())
+                        .expect("--comments N"),
+                )
             }
             "--input" => input = PathBuf::from(args.next().expect("--input FILE")),
-            _ => {} // cargo bench passes --bench
+            "--bench" => benching = true,
+            _ => {}
         }
+    }
+    let comments = comments.unwrap_or(if benching { 5_000 } else { 200 });
+    if !benching {
+        println!("end_to_end: a check run under `cargo test`; measure with `cargo bench --bench end_to_end`");
     }
     if !input.is_file() {
         println!("skipping: {} is absent", input.display());
