@@ -122,9 +122,7 @@ fn epoch_seconds(config: &TopicsConfig) -> i64 {
 /// data time by which the step's comments, which created them, have all been written.
 fn mark_known(topics: &mut [TopicCentroid], first_new: TopicId, known_from: Option<DateTime<Utc>>) {
     for topic in topics.iter_mut().filter(|topic| topic.id >= first_new) {
-        if topic.known_from.is_none() {
-            topic.known_from = known_from;
-        }
+        topic.known_from = known_from;
     }
 }
 

@@ -16,8 +16,9 @@
 //! - An incremental step (all comments again, old and new) keeps every comment close enough to an
 //!   existing topic there, clusters the rest finely (square-root rule), and turns each big enough and
 //!   tight enough new cluster into a topic with a fresh id. While there are fewer topics than the
-//!   silhouette choice for all comments, the broadest topic is bisected (a split). Ids are never reused; topics left without members (merged or
-//!   died) stay in the state with size 0, are not listed and take no members again.
+//!   silhouette choice for all comments, the broadest topic is bisected (a split). Ids are never
+//!   reused; topics left without members (merged or died) stay in the state with size 0, are not
+//!   listed and take no members again.
 //! - `analyze` takes new comments in data-time steps (`epochs.rs`), so that one run over a stream and
 //!   a replay of it as daily files give the same topics.
 //! - Exact duplicates are assigned but never move a centroid nor count for key phrases, so a

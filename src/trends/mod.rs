@@ -551,16 +551,19 @@ pub fn detect(docs: &[TrendDoc], topics: &[Topic], config: &TrendsConfig) -> Res
         .collect();
     // A topic fitted from later data has members back to the start, but it cannot be reported
     // before it existed: its first flaggable bucket is the first that ends at or after `known_from`.
-    let first_flag_bucket: HashMap<TopicId, usize> = topics
+    let topic_known_from: HashMap<TopicId, DateTime<Utc>> = topics
         .iter()
-        .filter_map(|topic| {
-            let known = topic.known_from?.timestamp();
-            let ahead = known.saturating_sub(prepared.start_seconds);
-            let bucket = (ahead.saturating_add(prepared.bucket_seconds - 1))
+        .filter_map(|topic| Some((topic.id, topic.known_from?)))
+        .collect();
+    let first_flag_bucket: HashMap<TopicId, usize> = topic_known_from
+        .iter()
+        .map(|(&topic, known)| {
+            let ahead = known.timestamp().saturating_sub(prepared.start_seconds);
+            let bucket = ahead
+                .saturating_add(prepared.bucket_seconds - 1)
                 .div_euclid(prepared.bucket_seconds)
-                .saturating_sub(1)
-                .max(0);
-            Some((topic.id, usize::try_from(bucket).unwrap_or(usize::MAX)))
+                - 1;
+            (topic, usize::try_from(bucket.max(0)).unwrap_or(usize::MAX))
         })
         .collect();
     let raw: Vec<RawSignal> = item_list
@@ -589,10 +592,6 @@ pub fn detect(docs: &[TrendDoc], topics: &[Topic], config: &TrendsConfig) -> Res
     let topic_labels: HashMap<TopicId, &str> = topics
         .iter()
         .map(|topic| (topic.id, topic.label.as_str()))
-        .collect();
-    let topic_known_from: HashMap<TopicId, DateTime<Utc>> = topics
-        .iter()
-        .filter_map(|topic| Some((topic.id, topic.known_from?)))
         .collect();
     // Inverse document frequency of every term over the counted comments (ids in sorted order).
     let mut stems: Vec<(&str, u32)> = surface
@@ -987,7 +986,7 @@ fn assemble(
             episode.baseline_share_std * episode.volume,
         )
     };
-    let evidence = json!({
+    let mut evidence = json!({
         "item": id_base,
         "window_buckets": episode.window,
         "window_volume": episode.volume,
@@ -1004,7 +1003,6 @@ fn assemble(
         ItemKey::Topic(topic) | ItemKey::Negative(topic) => Some(topic),
         ItemKey::Term(_) => None,
     };
-    let mut evidence = evidence;
     if let Some(known) = topic.and_then(|topic| context.topic_known_from.get(&topic)) {
         evidence["topic_known_from"] = json!(known.to_rfc3339());
     }
