@@ -301,6 +301,9 @@ pub fn analyze(
     let mut scored = timer.time("sentiment", total, || {
         let (sentiment_encoder, head) =
             config.sentiment.load(&options.models_dir, &config.embed)?;
+        let calibration = config
+            .sentiment
+            .load_calibration(&options.models_dir, sentiment_encoder.fingerprint())?;
         let mut sentiment_cache = EmbeddingCache::open(
             &workspace.path("sentiment-embeddings.bin"),
             sentiment_encoder.dim(),
@@ -309,8 +312,9 @@ pub fn analyze(
             head: &head,
             encoder: &sentiment_encoder,
             config: &config.sentiment,
+            calibration: calibration.as_ref(),
         };
-        scorer.score(&mut sentiment_cache, &texts, &spans)
+        scorer.score(&mut sentiment_cache, &texts, &langs, &spans)
     })?;
     // The sentences' topic-encoder vectors.
     let mut next = 0;
