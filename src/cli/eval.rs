@@ -211,7 +211,7 @@ fn run_sentiment(args: &SentimentArgs, global: &GlobalOpts) -> CliResult {
         .iter()
         .map(|&p| SentimentLabel::ALL[sentiment::predicted_class(p, binary)])
         .collect();
-    let stars = sentiment::star_agreement(
+    let stars = xsignal::sentiment::ratings::agreement(
         &ratings
             .iter()
             .map(|&(rating, index)| (rating, predicted[index]))
@@ -271,7 +271,7 @@ fn run_sentiment(args: &SentimentArgs, global: &GlobalOpts) -> CliResult {
         }
         if let Some(stars) = &stars {
             text.push_str("labels per rating (agreement with the stars)\n");
-            text.push_str(&sentiment::render_stars(stars));
+            text.push_str(&xsignal::sentiment::ratings::render(stars));
         }
         print(&text)?;
         eprintln!(

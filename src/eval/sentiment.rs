@@ -1,6 +1,6 @@
 //! Sentiment metrics: accuracy, macro-F1, macro-recall, per-class precision/recall, confusion matrix
-//! and expected calibration error; the majority-class baseline beside them; and, for rated texts
-//! (star reviews), how the labels agree with the stars.
+//! and expected calibration error, and the majority-class baseline beside them. For rated texts
+//! (star reviews), how labels agree with the stars is [`crate::sentiment::ratings`].
 
 use serde::Serialize;
 
@@ -186,93 +186,6 @@ pub fn majority_baseline(gold: &[SentimentLabel]) -> SentimentMetrics {
     score(&rows)
 }
 
-/// Predicted labels of the texts with one rating value.
-#[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct RatingCounts {
-    /// The rating (for example stars, 1 to 5).
-    pub rating: f64,
-    /// Texts with this rating.
-    pub rows: u64,
-    /// Of them labelled negative, neutral, positive.
-    pub labelled: [u64; 3],
-}
-
-/// How predicted labels agree with a rating column: per rating value, and the two shares that
-/// show disagreement at a glance.
-#[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct StarAgreement {
-    /// One entry per rating value, ascending.
-    pub ratings: Vec<RatingCounts>,
-    /// Share of the texts with the highest rating that are labelled negative.
-    pub top_labelled_negative: f64,
-    /// Share of the texts with the lowest rating that are labelled positive.
-    pub bottom_labelled_positive: f64,
-}
-
-/// Counts predicted labels per rating value (`None` when no text has a rating).
-pub fn star_agreement(rows: &[(f64, SentimentLabel)]) -> Option<StarAgreement> {
-    let mut by_rating: Vec<RatingCounts> = Vec::new();
-    let mut sorted: Vec<(f64, SentimentLabel)> = rows
-        .iter()
-        .filter(|(r, _)| r.is_finite())
-        .copied()
-        .collect();
-    sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
-    for (rating, label) in sorted {
-        match by_rating.last_mut() {
-            Some(last) if last.rating == rating => {
-                last.rows += 1;
-                last.labelled[class_index(label)] += 1;
-            }
-            _ => {
-                let mut labelled = [0; 3];
-                labelled[class_index(label)] += 1;
-                by_rating.push(RatingCounts {
-                    rating,
-                    rows: 1,
-                    labelled,
-                });
-            }
-        }
-    }
-    let share = |counts: &RatingCounts, class: usize| {
-        counts.labelled[class] as f64 / counts.rows.max(1) as f64
-    };
-    let top = by_rating.last()?;
-    let bottom = by_rating.first()?;
-    Some(StarAgreement {
-        top_labelled_negative: share(top, 0),
-        bottom_labelled_positive: share(bottom, 2),
-        ratings: by_rating.clone(),
-    })
-}
-
-/// The star agreement as a readable text block.
-pub fn render_stars(agreement: &StarAgreement) -> String {
-    let mut out = String::from("rating     rows    negative neutral  positive\n");
-    for counts in &agreement.ratings {
-        let share = |class: usize| 100.0 * counts.labelled[class] as f64 / counts.rows as f64;
-        out.push_str(&format!(
-            "{:<10} {:<7} {:>6.1} % {:>5.1} % {:>6.1} %\n",
-            counts.rating,
-            counts.rows,
-            share(0),
-            share(1),
-            share(2)
-        ));
-    }
-    if let (Some(top), Some(bottom)) = (agreement.ratings.last(), agreement.ratings.first()) {
-        out.push_str(&format!(
-            "rated {} labelled negative {:.1} %; rated {} labelled positive {:.1} %\n",
-            top.rating,
-            100.0 * agreement.top_labelled_negative,
-            bottom.rating,
-            100.0 * agreement.bottom_labelled_positive
-        ));
-    }
-    out
-}
-
 /// The metrics as a readable text block.
 pub fn render(metrics: &SentimentMetrics) -> String {
     let mut out = String::new();
@@ -352,29 +265,6 @@ mod tests {
         // recalls 0, 1, 0; F1 of neutral 0.75, the others 0.
         assert!((baseline.macro_recall - 1.0 / 3.0).abs() < 1e-9);
         assert!((baseline.macro_f1 - 0.25).abs() < 1e-9);
-    }
-
-    #[test]
-    fn star_agreement_counts_labels_per_rating() {
-        use SentimentLabel::*;
-        let rows = [
-            (5.0, Positive),
-            (5.0, Negative),
-            (5.0, Positive),
-            (5.0, Neutral),
-            (1.0, Negative),
-            (1.0, Positive),
-            (3.0, Neutral),
-            (f64::NAN, Positive),
-        ];
-        let agreement = star_agreement(&rows).unwrap();
-        assert_eq!(agreement.ratings.len(), 3);
-        assert_eq!(agreement.ratings[0].rating, 1.0);
-        assert_eq!(agreement.ratings[2].labelled, [1, 1, 2]);
-        assert_eq!(agreement.top_labelled_negative, 0.25);
-        assert_eq!(agreement.bottom_labelled_positive, 0.5);
-        assert!(render_stars(&agreement).contains("rated 5 labelled negative 25.0 %"));
-        assert!(star_agreement(&[]).is_none());
     }
 
     #[test]

@@ -93,6 +93,16 @@ pub fn report(
         );
     }
 
+    if let Some(ratings) = &summary.ratings {
+        let _ = writeln!(out, "## Sentiment and ratings\n");
+        let _ = writeln!(
+            out,
+            "How the comments' sentiment labels agree with their ratings (`xsignal eval sentiment` \
+             prints the same for any rated file):\n"
+        );
+        let _ = writeln!(out, "{}", crate::sentiment::ratings::render(ratings));
+    }
+
     let _ = writeln!(out, "## Topics\n");
     let _ = writeln!(
         out,

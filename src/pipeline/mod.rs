@@ -74,6 +74,8 @@ pub struct AnalyzeSummary {
     pub unassigned: u64,
     /// Signals flagged.
     pub signals: u64,
+    /// How the comments' sentiment labels agree with their ratings (`None`: no comment has one).
+    pub ratings: Option<sentiment::ratings::RatingAgreement>,
     /// Trend bucket width in seconds; `None` when the run kept the earlier outputs.
     pub bucket_seconds: Option<i64>,
     /// True when nothing new was added and the config is unchanged: the outputs were kept as they
@@ -240,6 +242,7 @@ pub fn analyze(
             topics: topics.len() as u64,
             unassigned: enriched.iter().filter(|c| c.topic.is_none()).count() as u64,
             signals: signals.len() as u64,
+            ratings: None,
             bucket_seconds: None,
             unchanged: true,
             timings: timer.timings,
@@ -501,6 +504,13 @@ pub fn analyze(
             .filter(|comment| comment.topic.is_none())
             .count() as u64,
         signals: trended.signals.len() as u64,
+        ratings: sentiment::ratings::agreement(
+            &comments
+                .iter()
+                .zip(&sentiments)
+                .filter_map(|(comment, sentiment)| Some((comment.rating?, sentiment.label)))
+                .collect::<Vec<_>>(),
+        ),
         bucket_seconds: Some(trended.bucket_seconds),
         unchanged: false,
         timings: timer.timings,

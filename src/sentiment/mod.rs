@@ -10,6 +10,7 @@
 //! probabilities are calibrated per language ([`calibrate`], `xsignal train calibration`).
 
 pub mod calibrate;
+pub mod ratings;
 pub mod sentences;
 pub mod train;
 
