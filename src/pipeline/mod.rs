@@ -344,6 +344,7 @@ pub fn analyze(
                 embedding,
                 sentiment: sentiment.label,
                 duplicate: duplicate.is_some(),
+                author: comment.author.as_deref(),
             },
         )
         .collect();
