@@ -303,8 +303,12 @@ pub struct Signal {
     pub distinct_authors: u64,
     /// Comments in the window that were ignored as duplicates.
     pub duplicates_ignored: u64,
-    /// Topic the signal is about, if any.
+    /// Topic the signal is about: the topic of a topic or sentiment-shift signal, or the topic that
+    /// holds at least half of a phrase signal's comments.
     pub topic: Option<TopicId>,
+    /// The theme of that topic, if it belongs to one.
+    #[serde(default)]
+    pub theme: Option<TopicId>,
     /// Supporting comment ids.
     pub comment_ids: Vec<String>,
     /// Further evidence: top phrases, gates and why each passed.

@@ -192,6 +192,7 @@ mod tests {
             distinct_authors: 10,
             duplicates_ignored: 0,
             topic: None,
+            theme: None,
             comment_ids: vec!["c1".into()],
             evidence: serde_json::json!({"open_until": at(open_until).to_rfc3339()}),
         }

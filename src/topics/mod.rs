@@ -162,7 +162,7 @@ pub struct TopicInput<'a> {
     /// True for an exact duplicate of an earlier comment: assigned, but it neither moves centroids
     /// nor counts for key phrases.
     pub duplicate: bool,
-    /// Author id, if known: a topic dominated by one author is marked `spam` ([`labels`]).
+    /// Author id, if known: a topic dominated by one author is marked `spam` (`labels.rs`).
     pub author: Option<&'a str>,
 }
 

@@ -11,12 +11,15 @@
 //! window share before the window gives the baseline mean and variance; the window is flagged when
 //! `z = (observed - max(expected, beta)) / (std + beta) >= z_threshold` and the author, count,
 //! spread and persistence gates pass. Exact and near-duplicate comments count once, one author counts
-//! once per item and window. Co-trending items with overlapping comment sets become one signal.
+//! once per item and window. Co-trending items with overlapping comment sets become one signal; a
+//! phrase signal whose comments concentrate in one topic names that topic, and every signal names its
+//! topic's theme (`assemble.rs`).
 //!
 //! Topics are assigned with the latest fit, so a topic created from later data has members back to
 //! the start. Those members are its baseline, but it is flagged only in windows that end at or after
 //! its `known_from` (the `topic_known` gate): the detector never reports a topic before it existed.
 
+mod assemble;
 mod dedup;
 mod series;
 
@@ -24,13 +27,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, TimeZone, Utc};
 use rayon::prelude::*;
-use serde_json::json;
 
 use crate::error::{Error, Result};
 use crate::text::{content_terms, strip_links, LangStemmer};
-use crate::types::{
-    Lang, SentimentCounts, SentimentLabel, Signal, SignalKind, Topic, TopicId, Window,
-};
+use crate::types::{Lang, SentimentCounts, SentimentLabel, Signal, Topic, TopicId};
 
 use series::{Episode, Scale, ScanSettings, Unit};
 
@@ -607,7 +607,11 @@ pub fn detect(docs: &[TrendDoc], topics: &[Topic], config: &TrendsConfig) -> Res
             (*stem, (term_id as u32, weight))
         })
         .collect();
-    let context = AssemblyContext {
+    let topic_themes: HashMap<TopicId, TopicId> = topics
+        .iter()
+        .filter_map(|topic| Some((topic.id, topic.theme?)))
+        .collect();
+    let context = assemble::AssemblyContext {
         docs,
         idf: &idf,
         prepared: &prepared,
@@ -615,9 +619,10 @@ pub fn detect(docs: &[TrendDoc], topics: &[Topic], config: &TrendsConfig) -> Res
         surface: &surface,
         topic_labels: &topic_labels,
         topic_known_from: &topic_known_from,
+        topic_themes: &topic_themes,
         config,
     };
-    let signals = merge_and_assemble(raw, &context);
+    let signals = assemble::merge_and_assemble(raw, &context);
     Ok(TrendsOutput {
         signals,
         bucket_seconds: prepared.bucket_seconds,
@@ -683,347 +688,6 @@ fn raw_signal(
         duplicates_ignored: ignored + u64::from(repeated_authors),
         window_mix,
         baseline_mix,
-    }
-}
-
-struct AssemblyContext<'a, 'd> {
-    docs: &'a [TrendDoc<'d>],
-    prepared: &'a Prepared,
-    terms: &'a [Vec<(String, String)>],
-    surface: &'a HashMap<&'a str, BTreeMap<&'a str, u32>>,
-    topic_labels: &'a HashMap<TopicId, &'a str>,
-    topic_known_from: &'a HashMap<TopicId, DateTime<Utc>>,
-    idf: &'a HashMap<&'a str, (u32, f64)>,
-    config: &'a TrendsConfig,
-}
-
-/// A sparse tf-idf vector of the terms in a set of comments.
-type TermVector = BTreeMap<u32, f64>;
-
-fn term_vector(support: &[u32], context: &AssemblyContext) -> TermVector {
-    let mut vector = TermVector::new();
-    for &position in support {
-        for (stem, _) in &context.terms[position as usize] {
-            if let Some((term_id, idf)) = context.idf.get(stem.as_str()) {
-                *vector.entry(*term_id).or_insert(0.0) += idf;
-            }
-        }
-    }
-    vector
-}
-
-fn cosine(a: &TermVector, b: &TermVector) -> f64 {
-    let dot: f64 = a
-        .iter()
-        .filter_map(|(term, weight)| b.get(term).map(|other| weight * other))
-        .sum();
-    let norm = |v: &TermVector| v.values().map(|w| w * w).sum::<f64>().sqrt();
-    let denominator = norm(a) * norm(b);
-    if denominator > 0.0 {
-        dot / denominator
-    } else {
-        0.0
-    }
-}
-
-/// Groups co-trending raw signals and builds one [`Signal`] per group.
-///
-/// A raw signal joins an earlier group when it is flagged while the group is still open (or within
-/// `merge_hours` of its close) and its comments overlap the group's (Jaccard or containment) or use
-/// the same distinctive vocabulary (tf-idf cosine of the comments' terms).
-fn merge_and_assemble(mut raw: Vec<RawSignal>, context: &AssemblyContext) -> Vec<Signal> {
-    raw.sort_by(|a, b| {
-        (a.first_flagged, &a.key)
-            .cmp(&(b.first_flagged, &b.key))
-            .then(b.episode.z.total_cmp(&a.episode.z))
-    });
-    let merge_seconds = (context.config.merge_hours * 3600.0) as i64;
-    let cotrend_seconds = (context.config.cotrend_hours * 3600.0) as i64;
-    struct Group {
-        members: Vec<usize>,
-        support: BTreeSet<u32>,
-        vector: TermVector,
-        started: DateTime<Utc>,
-        active_until: DateTime<Utc>,
-    }
-    let mut groups: Vec<Group> = Vec::new();
-    for (index, signal) in raw.iter().enumerate() {
-        let own = &signal.support_set;
-        let own_vector = term_vector(&signal.support, context);
-        let own_open_until = context.prepared.bucket_start(signal.episode.open_until + 1);
-        let mut target = None;
-        for (group_index, group) in groups.iter().enumerate() {
-            if (signal.first_flagged - group.active_until).num_seconds() > merge_seconds {
-                continue;
-            }
-            let topic_of = |key: &ItemKey| match key {
-                ItemKey::Topic(topic) | ItemKey::Negative(topic) => Some(*topic),
-                ItemKey::Term(_) => None,
-            };
-            let similarity = cosine(&own_vector, &group.vector);
-            if let Some(topic) = topic_of(&signal.key) {
-                // A second episode of the same topic (or shift) is a signal of its own.
-                let same_kind = group.members.iter().any(|&m| {
-                    topic_of(&raw[m].key) == Some(topic)
-                        && std::mem::discriminant(&raw[m].key)
-                            == std::mem::discriminant(&signal.key)
-                });
-                if same_kind {
-                    continue;
-                }
-                // Another topic joins only when it co-trends: flagged within `merge_hours` of the
-                // group's first signal, with the same distinctive vocabulary (`merge_cosine`), or
-                // within `cotrend_hours` of it with some shared vocabulary (`cotrend_cosine`):
-                // one event's facets (the news, the prayers) start trending in the same hours.
-                // Overlapping comments are not enough: a broad topic overlaps many phrases.
-                // Sentiment shifts never join another topic's signals.
-                let others: Vec<&ItemKey> = group
-                    .members
-                    .iter()
-                    .map(|&m| &raw[m].key)
-                    .filter(|key| topic_of(key).is_some_and(|other| other != topic))
-                    .collect();
-                if !others.is_empty() {
-                    let volumes = matches!(signal.key, ItemKey::Topic(_))
-                        && others.iter().all(|key| matches!(key, ItemKey::Topic(_)));
-                    if !volumes {
-                        continue;
-                    }
-                    let since_start = (signal.first_flagged - group.started).num_seconds();
-                    let required = if since_start <= cotrend_seconds {
-                        context.config.cotrend_cosine
-                    } else {
-                        context.config.merge_cosine
-                    };
-                    if since_start <= merge_seconds && similarity >= required {
-                        target = Some(group_index);
-                        break;
-                    }
-                    continue;
-                }
-            }
-            // Jaccard against each member; containment of this signal's comments in the group's.
-            let jaccard_overlap = group.members.iter().any(|&m| {
-                let other = &raw[m].support_set;
-                let intersection = own.intersection(other).count() as f64;
-                let union = (own.len() + other.len()) as f64 - intersection;
-                union > 0.0 && intersection / union >= context.config.merge_jaccard
-            });
-            let contained =
-                own.intersection(&group.support).count() as f64 / own.len().max(1) as f64;
-            let overlaps = jaccard_overlap || contained >= context.config.merge_containment;
-            if overlaps || similarity >= context.config.merge_cosine {
-                target = Some(group_index);
-                break;
-            }
-        }
-        match target {
-            Some(group_index) => {
-                let group = &mut groups[group_index];
-                group.members.push(index);
-                group.support.extend(own.iter().copied());
-                for (term, weight) in own_vector {
-                    *group.vector.entry(term).or_insert(0.0) += weight;
-                }
-                group.active_until = group.active_until.max(own_open_until);
-            }
-            None => groups.push(Group {
-                members: vec![index],
-                support: own.clone(),
-                vector: own_vector,
-                started: signal.first_flagged,
-                active_until: own_open_until,
-            }),
-        }
-    }
-    let mut signals: Vec<Signal> = groups
-        .iter()
-        .map(|group| assemble(&raw, &group.members, &group.support, context))
-        .collect();
-    signals.sort_by(|a, b| (a.first_flagged, &a.id).cmp(&(b.first_flagged, &b.id)));
-    signals
-}
-
-fn item_description(key: &ItemKey, context: &AssemblyContext) -> (String, String) {
-    match key {
-        ItemKey::Term(stem) => {
-            let word = context
-                .surface
-                .get(stem.as_str())
-                .and_then(|words| words.iter().max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0))))
-                .map(|(word, _)| word.to_string())
-                .unwrap_or_else(|| stem.clone());
-            (format!("phrase:{stem}"), word)
-        }
-        ItemKey::Topic(topic) => (format!("topic:{topic}"), topic_label(*topic, context)),
-        ItemKey::Negative(topic) => (
-            format!("sentiment:{topic}"),
-            format!("{} turning negative", topic_label(*topic, context)),
-        ),
-    }
-}
-
-fn topic_label(topic: TopicId, context: &AssemblyContext) -> String {
-    context
-        .topic_labels
-        .get(&topic)
-        .map(|label| label.to_string())
-        .unwrap_or_else(|| format!("topic {topic}"))
-}
-
-fn assemble(
-    raw: &[RawSignal],
-    members: &[usize],
-    support: &BTreeSet<u32>,
-    context: &AssemblyContext,
-) -> Signal {
-    let main_index = members
-        .iter()
-        .copied()
-        .max_by(|&a, &b| {
-            let rank = |s: &RawSignal| match s.key {
-                ItemKey::Topic(_) | ItemKey::Negative(_) => 1,
-                ItemKey::Term(_) => 0,
-            };
-            (rank(&raw[a]), raw[a].episode.z)
-                .partial_cmp(&(rank(&raw[b]), raw[b].episode.z))
-                .unwrap_or(std::cmp::Ordering::Equal)
-                .then(b.cmp(&a))
-        })
-        .unwrap_or(members[0]);
-    let main = &raw[main_index];
-    let prepared = context.prepared;
-    let first_flagged = members
-        .iter()
-        .map(|&m| raw[m].first_flagged)
-        .min()
-        .unwrap_or(main.first_flagged);
-
-    // Top co-occurring terms among the supporting comments.
-    let mut cooccurring: BTreeMap<&str, (u32, &str)> = BTreeMap::new();
-    for &position in support {
-        for (stem, word) in &context.terms[position as usize] {
-            let entry = cooccurring
-                .entry(stem.as_str())
-                .or_insert((0, word.as_str()));
-            entry.0 += 1;
-        }
-    }
-    let mut top_terms: Vec<(&str, u32, &str)> = cooccurring
-        .iter()
-        .map(|(stem, (count, word))| (*stem, *count, *word))
-        .collect();
-    top_terms.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-
-    let (mut id_base, mut label) = item_description(&main.key, context);
-    let mut kind = match main.key {
-        ItemKey::Term(_) => SignalKind::Phrase,
-        ItemKey::Topic(_) => SignalKind::Topic,
-        ItemKey::Negative(_) => SignalKind::SentimentShift,
-    };
-    if let ItemKey::Term(stem) = &main.key {
-        // A second term present in most supporting comments makes the label a pair.
-        let half = support.len() as u32 / 2;
-        if let Some((second_stem, _, second_word)) = top_terms
-            .iter()
-            .find(|(other, count, _)| *other != stem.as_str() && *count > half)
-        {
-            id_base = format!("phrase:{stem}+{second_stem}");
-            label = format!("{label} {second_word}");
-        }
-        kind = SignalKind::Phrase;
-    }
-    let episode = &main.episode;
-    let window_start = prepared.bucket_start(episode.window_start);
-    let window_end = prepared.bucket_start(episode.flag_bucket + 1);
-    let id = format!("{id_base}@{}", window_start.format("%Y%m%dT%H"));
-
-    let support_sorted: Vec<u32> = support.iter().copied().collect();
-    let comment_ids: Vec<String> = support_sorted
-        .iter()
-        .take(context.config.max_comment_ids)
-        .map(|&position| {
-            context.docs[prepared.order[position as usize]]
-                .id
-                .to_string()
-        })
-        .collect();
-    let mut authors: BTreeSet<u64> = BTreeSet::new();
-    for &position in &support_sorted {
-        authors.insert(prepared.author[position as usize]);
-    }
-
-    let gates: serde_json::Map<String, serde_json::Value> = episode
-        .gates
-        .iter()
-        .map(|(name, gate)| {
-            (
-                name.to_string(),
-                json!({"value": gate.value, "threshold": gate.threshold, "passed": gate.passed}),
-            )
-        })
-        .collect();
-    let merged: Vec<serde_json::Value> = members
-        .iter()
-        .filter(|&&m| m != main_index)
-        .map(|&m| {
-            let (item, item_label) = item_description(&raw[m].key, context);
-            json!({"item": item, "label": item_label, "score": raw[m].episode.z,
-                   "first_flagged": raw[m].first_flagged.to_rfc3339()})
-        })
-        .collect();
-    let is_sentiment = kind == SignalKind::SentimentShift;
-    let (observed, baseline_mean, baseline_std) = if is_sentiment {
-        (
-            episode.observed / episode.volume.max(1.0),
-            episode.baseline_share,
-            episode.baseline_share_std,
-        )
-    } else {
-        (
-            episode.observed,
-            episode.baseline_share * episode.volume,
-            episode.baseline_share_std * episode.volume,
-        )
-    };
-    let mut evidence = json!({
-        "item": id_base,
-        "window_buckets": episode.window,
-        "window_volume": episode.volume,
-        "baseline_share": episode.baseline_share,
-        "observed_share": episode.observed / episode.volume.max(1.0),
-        "top_phrases": top_terms.iter().take(8).map(|(stem, count, word)| json!({"stem": stem, "word": word, "comments": count})).collect::<Vec<_>>(),
-        "sentiment_now": main.window_mix,
-        "sentiment_baseline": main.baseline_mix,
-        "gates": gates,
-        "merged": merged,
-        "open_until": prepared.bucket_start(episode.open_until + 1).to_rfc3339(),
-    });
-    let topic = match main.key {
-        ItemKey::Topic(topic) | ItemKey::Negative(topic) => Some(topic),
-        ItemKey::Term(_) => None,
-    };
-    if let Some(known) = topic.and_then(|topic| context.topic_known_from.get(&topic)) {
-        evidence["topic_known_from"] = json!(known.to_rfc3339());
-    }
-    Signal {
-        id,
-        kind,
-        label,
-        first_flagged,
-        window: Window {
-            start: window_start,
-            end: window_end,
-        },
-        observed,
-        baseline_mean,
-        baseline_std,
-        score: episode.z,
-        distinct_authors: authors.len() as u64,
-        duplicates_ignored: members.iter().map(|&m| raw[m].duplicates_ignored).sum(),
-        topic,
-        comment_ids,
-        evidence,
     }
 }
 

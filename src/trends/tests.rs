@@ -7,6 +7,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use super::*;
 use crate::text::normalize_for_dedup;
+use crate::types::SignalKind;
 use crate::types::{SentimentCounts, SentimentLabel, Topic};
 
 const VOCAB: &[&str] = &[
@@ -879,4 +880,29 @@ fn slow_window_flags_a_slow_burn_the_default_windows_miss() {
     let docs = to_docs(&seasonal);
     let output = detect(&docs, &topics(), &slow).expect("detect runs");
     assert!(output.signals.is_empty(), "{:#?}", output.signals);
+}
+
+#[test]
+fn a_signal_names_the_topic_of_its_comments_and_that_topic_s_theme() {
+    let mut owned = background(&Background::default());
+    let mut planted = slow_burn(12, 3, 6.0, 100_000, 1);
+    for comment in &mut planted {
+        comment.topic = Some(4);
+    }
+    owned.extend(planted);
+    let mut listed = topics();
+    listed[4].theme = Some(9);
+    let docs = to_docs(&owned);
+    let output = detect(&docs, &listed, &TrendsConfig::default()).expect("detect runs");
+    assert_eq!(output.signals.len(), 1, "{:#?}", output.signals);
+    let signal = &output.signals[0];
+    assert_eq!(signal.topic, Some(4), "{signal:#?}");
+    assert_eq!(signal.theme, Some(9));
+    assert_eq!(signal.evidence["topics"][0]["topic"], 4);
+    // A phrase signal that names the topic of its comments. Without topics the same rise is a
+    // phrase signal about no topic.
+    assert_eq!(signal.kind, SignalKind::Phrase);
+    let plain = run(&planted_stream(), &TrendsConfig::default());
+    assert_eq!(plain.signals[0].topic, None);
+    assert_eq!(plain.signals[0].theme, None);
 }
