@@ -22,6 +22,7 @@ pub mod text;
 pub mod topics;
 pub mod trends;
 pub mod types;
+pub mod validation;
 pub mod workspace;
 
 pub use config::Config;

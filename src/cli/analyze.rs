@@ -55,9 +55,9 @@ pub struct Args {
 
 /// Runs `analyze`.
 pub fn run(args: &Args, global: &GlobalOpts) -> CliResult {
-    let workspace = Workspace::create(&args.workspace)?;
+    // The config is read and checked before anything is written to the workspace.
     let config_path = args.config.clone().or_else(|| {
-        let used = workspace.path("config.toml");
+        let used = args.workspace.join("config.toml");
         used.is_file().then_some(used)
     });
     let mut config = match &config_path {
@@ -71,6 +71,8 @@ pub fn run(args: &Args, global: &GlobalOpts) -> CliResult {
     if let Some(backend) = args.backend {
         config.embed.backend = backend;
     }
+    config.validate().map_err(CliError::usage)?;
+    let workspace = Workspace::create(&args.workspace)?;
     let options = AnalyzeOptions {
         files: args.files.clone(),
         columns: ColumnMap {

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use xsignal::types::{EnrichedComment, Topic};
 use xsignal::workspace::{read_jsonl, Workspace};
 
+use super::output::printable;
 use super::{print, CliError, CliResult, EXIT_OK};
 
 /// Flags of `topics`.
@@ -45,13 +46,13 @@ pub fn run(args: &Args) -> CliResult {
         let mut out = format!(
             "topic {}: {}\nsize {}  negative {}  neutral {}  positive {}\nkeywords: {}\nrepresentative comments: {}\n",
             topic.id,
-            topic.label,
+            printable(&topic.label),
             topic.size,
             topic.sentiment.negative,
             topic.sentiment.neutral,
             topic.sentiment.positive,
-            topic.keywords.join(", "),
-            topic.representatives.join(" ")
+            printable(&topic.keywords.join(", ")),
+            printable(&topic.representatives.join(" "))
         );
         let mut by_day: std::collections::BTreeMap<String, u64> = Default::default();
         for member in &members {
@@ -86,7 +87,7 @@ pub fn run(args: &Args) -> CliResult {
                 topic.sentiment.negative,
                 topic.sentiment.neutral,
                 topic.sentiment.positive,
-                topic.label
+                printable(&topic.label)
             ));
         }
     }
