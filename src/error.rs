@@ -70,7 +70,7 @@ pub enum Error {
     Query(#[from] tantivy::query::QueryParserError),
     /// A search query is longer or nested deeper than allowed.
     #[error("query: {0}")]
-    QueryLimit(String),
+    QueryRefused(String),
     /// An input or argument is invalid.
     #[error("{0}")]
     Invalid(String),

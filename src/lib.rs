@@ -11,6 +11,8 @@ pub mod embed;
 pub mod error;
 pub mod eval;
 pub mod feed;
+#[cfg(test)]
+mod fuzz;
 pub mod index;
 pub mod ingest;
 pub mod models;

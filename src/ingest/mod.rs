@@ -341,4 +341,6 @@ fn parse_jsonl(
 }
 
 #[cfg(test)]
+mod fuzz_tests;
+#[cfg(test)]
 mod tests;

@@ -10,6 +10,8 @@
 //! change the order of the hits. Hits are ordered by score, ties by id ascending. Query length and
 //! nesting are bounded and the number of hits clamped (`limits.rs`).
 
+#[cfg(test)]
+mod fuzz_tests;
 mod limits;
 
 pub use limits::{MAX_HITS, MAX_QUERY_BYTES, MAX_QUERY_DEPTH};
