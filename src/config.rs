@@ -8,7 +8,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::validation::{problems_to_result, Checks};
+use crate::validation::Checks;
 
 /// The config file version this build reads and writes.
 pub const CONFIG_VERSION: u32 = 1;
@@ -84,23 +84,17 @@ impl Config {
     /// Range-checks every section; the error lists every value out of range
     /// ([`Error::ConfigValues`]). [`Config::parse`] runs it; run it again after changing values.
     pub fn validate(&self) -> Result<()> {
-        let mut problems = Vec::new();
-        let mut ingest = Checks::new("ingest");
-        self.ingest.check_values(&mut ingest);
-        problems.extend(ingest.into_problems());
-        let mut embed = Checks::new("embed");
-        self.embed.check_values(&mut embed);
-        problems.extend(embed.into_problems());
-        let mut sentiment = Checks::new("sentiment");
-        self.sentiment.check_values(&mut sentiment);
-        problems.extend(sentiment.into_problems());
-        let mut topics = Checks::new("topics");
-        self.topics.check_values(&mut topics);
-        problems.extend(topics.into_problems());
-        let mut trends = Checks::new("trends");
-        self.trends.check_values(&mut trends);
-        problems.extend(trends.into_problems());
-        problems_to_result(problems)
+        let mut checks = Checks::new("ingest");
+        self.ingest.check_values(&mut checks);
+        checks.enter("embed");
+        self.embed.check_values(&mut checks);
+        checks.enter("sentiment");
+        self.sentiment.check_values(&mut checks);
+        checks.enter("topics");
+        self.topics.check_values(&mut checks);
+        checks.enter("trends");
+        self.trends.check_values(&mut checks);
+        checks.into_result()
     }
 
     /// The config as TOML text.

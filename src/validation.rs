@@ -25,6 +25,11 @@ impl Checks {
         }
     }
 
+    /// Goes on with the section named `section`; the problems found so far are kept.
+    pub fn enter(&mut self, section: &'static str) {
+        self.section = section;
+    }
+
     /// Records a problem with `key` unless `ok`.
     pub fn require(&mut self, ok: bool, key: &str, why: impl Display) {
         if !ok {
@@ -94,16 +99,11 @@ impl Checks {
 
     /// `Ok` when nothing was found, else [`Error::ConfigValues`] listing every problem.
     pub fn into_result(self) -> Result<()> {
-        problems_to_result(self.problems)
-    }
-}
-
-/// `Ok` for no problems, else [`Error::ConfigValues`] with all of them.
-pub fn problems_to_result(problems: Vec<String>) -> Result<()> {
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::ConfigValues(problems.join("; ")))
+        if self.problems.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::ConfigValues(self.problems.join("; ")))
+        }
     }
 }
 
@@ -123,8 +123,10 @@ mod tests {
         checks.finite("close_z", f64::NEG_INFINITY);
         checks.at_least("persistence", 1, 1);
         checks.share("merge_jaccard", 0.3);
+        checks.enter("topics");
+        checks.at_least("min_topic_size", 0, 1);
         let problems = checks.into_problems();
-        assert_eq!(problems.len(), 7, "{problems:?}");
+        assert_eq!(problems.len(), 8, "{problems:?}");
         assert_eq!(
             problems[0],
             "trends.window_buckets must be at least 1 (got 0)"
@@ -132,8 +134,14 @@ mod tests {
         assert!(problems[1].contains("z_threshold") && problems[1].contains("-1"));
         assert!(problems[2].contains("NaN"));
         assert!(problems[3].contains("inf"));
-        let error = problems_to_result(problems).unwrap_err();
+        assert_eq!(
+            problems[7],
+            "topics.min_topic_size must be at least 1 (got 0)"
+        );
+        let mut checks = Checks::new("embed");
+        checks.at_least("batch_size", 0, 1);
+        let error = checks.into_result().unwrap_err();
         assert!(matches!(error, Error::ConfigValues(_)));
-        assert!(problems_to_result(Vec::new()).is_ok());
+        assert!(Checks::new("embed").into_result().is_ok());
     }
 }

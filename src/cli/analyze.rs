@@ -103,6 +103,12 @@ pub fn run(args: &Args, global: &GlobalOpts) -> CliResult {
         summary.signals,
         summary.without_timestamp
     );
+    if summary.cut_texts > 0 {
+        text.push_str(&format!(
+            "{} comments longer than the encoder's windows: encoded from their head, indexed whole\n",
+            summary.cut_texts
+        ));
+    }
     if summary.unchanged {
         text.push_str("nothing new to analyze: outputs unchanged\n");
     }
