@@ -144,6 +144,7 @@ fn bench_topics(c: &mut Criterion) {
             embedding: &vectors[index],
             sentiment: SentimentLabel::Neutral,
             duplicate: false,
+            author: None,
         })
         .collect();
     let config = Config::default();

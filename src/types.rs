@@ -228,6 +228,33 @@ pub struct Topic {
     /// trends do not flag the topic before it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub known_from: Option<DateTime<Utc>>,
+    /// A subject, or comments dominated by one author (`spam`) or by copies of one text (`flood`).
+    #[serde(default)]
+    pub kind: TopicKind,
+}
+
+/// What a topic is, for an analyst scanning the list.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TopicKind {
+    /// A subject people write about.
+    #[default]
+    Subject,
+    /// At least half of the comments are by one author.
+    Spam,
+    /// At least half of the comments are exact copies of an earlier one.
+    Flood,
+}
+
+impl TopicKind {
+    /// How the report and the CLI name the kind.
+    pub fn describe(self) -> &'static str {
+        match self {
+            TopicKind::Subject => "subject",
+            TopicKind::Spam => "spam (one author)",
+            TopicKind::Flood => "flood (copies of one text)",
+        }
+    }
 }
 
 /// What kind of trend a signal reports.

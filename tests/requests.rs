@@ -77,6 +77,7 @@ fn hostile_workspace(root: &Path) {
         representatives: vec![HOSTILE_ID.to_string()],
         theme: None,
         known_from: None,
+        kind: Default::default(),
     };
     let line = serde_json::to_string(&topic).unwrap() + "\n";
     std::fs::write(root.join("topics.jsonl"), line).unwrap();

@@ -3,10 +3,10 @@
 use std::path::PathBuf;
 
 use xsignal::config::Config;
-use xsignal::ingest::ColumnMap;
 use xsignal::pipeline::{self, AnalyzeOptions};
 use xsignal::workspace::Workspace;
 
+use super::columns::ColumnArgs;
 use super::{CliError, CliResult, GlobalOpts, EXIT_OK, EXIT_REJECTS};
 
 /// Flags of `analyze`.
@@ -27,27 +27,8 @@ pub struct Args {
     /// Encoder backend (overrides the config's `embed.backend`): candle, onnx or rust-bert.
     #[arg(long, value_enum)]
     backend: Option<xsignal::embed::Backend>,
-    /// Column or key holding the text.
-    #[arg(long, default_value = "text")]
-    text_col: String,
-    /// Column or key holding the id.
-    #[arg(long, default_value = "id")]
-    id_col: String,
-    /// Column or key holding the timestamp.
-    #[arg(long, default_value = "timestamp")]
-    time_col: String,
-    /// Column or key holding the author.
-    #[arg(long, default_value = "author")]
-    author_col: String,
-    /// Column or key holding the source or channel.
-    #[arg(long, default_value = "source")]
-    source_col: String,
-    /// Column or key holding the language code.
-    #[arg(long, default_value = "lang")]
-    lang_col: String,
-    /// Column or key holding the rating.
-    #[arg(long, default_value = "rating")]
-    rating_col: String,
+    #[command(flatten)]
+    columns: ColumnArgs,
     /// Exit with code 3 when any row was rejected.
     #[arg(long)]
     fail_on_rejects: bool,
@@ -75,15 +56,7 @@ pub fn run(args: &Args, global: &GlobalOpts) -> CliResult {
     let workspace = Workspace::create(&args.workspace)?;
     let options = AnalyzeOptions {
         files: args.files.clone(),
-        columns: ColumnMap {
-            id: args.id_col.clone(),
-            text: args.text_col.clone(),
-            timestamp: args.time_col.clone(),
-            author: args.author_col.clone(),
-            source: args.source_col.clone(),
-            lang: args.lang_col.clone(),
-            rating: args.rating_col.clone(),
-        },
+        columns: args.columns.map(),
         models_dir: global.models.clone(),
         progress: !global.quiet,
     };

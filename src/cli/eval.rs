@@ -12,6 +12,7 @@ use xsignal::topics;
 use xsignal::types::{Lang, SentimentLabel};
 use xsignal::Config;
 
+use super::columns::ColumnArgs;
 use super::{print, CliError, CliResult, GlobalOpts, EXIT_OK};
 
 /// Flags of `eval`.
@@ -23,16 +24,22 @@ pub struct Args {
 
 #[derive(clap::Subcommand, Debug)]
 enum EvalCommand {
-    /// Score the sentiment model on a labelled JSONL file (`{"id","text","label","lang"}`).
-    Sentiment(SentimentArgs),
+    /// Score the sentiment model on a labelled file (JSONL `{"id","text","label","lang"}`, or any
+    /// CSV/TSV/JSONL input with a label and/or a rating column).
+    Sentiment(Box<SentimentArgs>),
     /// Cluster a labelled JSONL file and compare with the gold labels.
     Topics(TopicsArgs),
 }
 
 #[derive(clap::Args, Debug)]
 struct SentimentArgs {
-    /// Labelled JSONL file.
+    /// Input file (.jsonl, .csv, .tsv): texts with a gold label, a rating, or both.
     file: PathBuf,
+    /// Column or key holding the gold label (negative, neutral, positive).
+    #[arg(long, default_value = "label")]
+    label_col: String,
+    #[command(flatten)]
+    columns: ColumnArgs,
     /// Score only the rows of the hold-out rule (for sets that have only a training split).
     #[arg(long)]
     holdout: bool,
@@ -51,6 +58,13 @@ struct SentimentArgs {
     /// Head file relative to the models directory (default: the config's `sentiment.head`).
     #[arg(long)]
     head: Option<String>,
+    /// Calibration file relative to the models directory, `none` for the head's own probabilities
+    /// (default: the config's `sentiment.calibration`).
+    #[arg(long)]
+    calibration: Option<String>,
+    /// How sentences are weighted (default: the config's `sentiment.weighting`).
+    #[arg(long, value_enum)]
+    weighting: Option<xsignal::sentiment::sentences::SentenceWeighting>,
     /// Write predictions (JSONL) here.
     #[arg(long)]
     predictions: Option<PathBuf>,
@@ -132,11 +146,39 @@ fn run_sentiment(args: &SentimentArgs, global: &GlobalOpts) -> CliResult {
     if let Some(whole_weight) = args.whole_weight {
         config.sentiment.whole_weight = whole_weight;
     }
+    if let Some(calibration) = &args.calibration {
+        config.sentiment.calibration = match calibration.as_str() {
+            "none" => String::new(),
+            file => file.to_string(),
+        };
+    }
+    if let Some(weighting) = args.weighting {
+        config.sentiment.weighting = weighting;
+    }
     let (encoder, head) = config.sentiment.load(&global.models, &config.embed)?;
-    let rows: Vec<_> = eval::read_labelled(&args.file)?
-        .into_iter()
-        .filter(|row| !args.holdout || eval::is_holdout(&row.id))
+    let calibration = config
+        .sentiment
+        .load_calibration(&global.models, encoder.fingerprint())?;
+    let (rows, gold) = read_sentiment_rows(
+        &args.file,
+        &args.columns.map(),
+        &args.label_col,
+        &config.ingest,
+        args.holdout,
+    )?;
+    let ratings: Vec<(f64, usize)> = rows
+        .iter()
+        .enumerate()
+        .filter_map(|(index, row)| row.rating.map(|rating| (rating, index)))
         .collect();
+    if gold.is_empty() && ratings.is_empty() {
+        return Err(CliError::usage(anyhow::anyhow!(
+            "{}: no row has a label ({:?}) or a rating ({:?}): nothing to compare with",
+            args.file.display(),
+            args.label_col,
+            args.columns.rating_col
+        )));
+    }
     let texts: Vec<&str> = rows.iter().map(|row| row.text.as_str()).collect();
     let langs: Vec<Lang> = rows.iter().map(|row| row.lang).collect();
     let started = Instant::now();
@@ -148,56 +190,90 @@ fn run_sentiment(args: &SentimentArgs, global: &GlobalOpts) -> CliResult {
         head: &head,
         encoder: &encoder,
         config: &config.sentiment,
+        calibration: calibration.as_ref(),
     };
     let spans = sentence_spans(&config.sentiment, &texts, &langs);
-    let probabilities: Vec<[f32; 3]> = scorer
-        .score(&mut cache, &texts, &spans)?
-        .into_iter()
-        .map(|scored| scored.probabilities)
-        .collect();
+    let scored_rows = scorer.score(&mut cache, &texts, &langs, &spans)?;
     let seconds = started.elapsed().as_secs_f64();
-    let mut scored = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let gold = SentimentLabel::parse(&row.label).ok_or_else(|| {
-            CliError::usage(anyhow::anyhow!(
-                "{}: row {}: unknown label {:?}",
-                args.file.display(),
-                row.id,
-                row.label
-            ))
-        })?;
-        scored.push(gold);
-    }
-    let scored: Vec<sentiment::Scored> = scored
-        .into_iter()
+    let probabilities: Vec<[f32; 3]> = scored_rows.iter().map(|s| s.probabilities).collect();
+    let scored: Vec<sentiment::Scored> = gold
+        .iter()
         .zip(&probabilities)
-        .map(|(gold, &probabilities)| sentiment::Scored {
+        .map(|(&gold, &probabilities)| sentiment::Scored {
             gold,
             probabilities,
         })
         .collect();
-    let metrics = sentiment::score(&scored);
+    let metrics = (!scored.is_empty()).then(|| sentiment::score(&scored));
+    let baseline = (!gold.is_empty()).then(|| sentiment::majority_baseline(&gold));
+    let binary = metrics.as_ref().is_some_and(|m| m.binary);
+    let predicted: Vec<SentimentLabel> = probabilities
+        .iter()
+        .map(|&p| SentimentLabel::ALL[sentiment::predicted_class(p, binary)])
+        .collect();
+    let stars = xsignal::sentiment::ratings::agreement(
+        &ratings
+            .iter()
+            .map(|&(rating, index)| (rating, predicted[index]))
+            .collect::<Vec<_>>(),
+    );
     if let Some(path) = &args.predictions {
         let lines: Vec<serde_json::Value> = rows
             .iter()
-            .zip(&probabilities)
-            .map(|(row, p)| {
-                let predicted = sentiment::predicted_class(*p, metrics.binary);
-                serde_json::json!({"id": row.id, "gold": row.label, "predicted": SentimentLabel::ALL[predicted],
-                                   "probabilities": {"negative": p[0], "neutral": p[1], "positive": p[2]}})
+            .zip(&scored_rows)
+            .zip(&predicted)
+            .map(|((row, s), predicted)| {
+                let p = s.probabilities;
+                let sentences: Vec<serde_json::Value> = s
+                    .sentences
+                    .iter()
+                    .zip(&s.sentence_probabilities)
+                    .map(|(sentence, q)| {
+                        serde_json::json!({"start": sentence.start, "end": sentence.end, "probabilities": q})
+                    })
+                    .collect();
+                serde_json::json!({"id": row.id, "lang": row.lang.code(),
+                                   "gold": row.meta.get(&args.label_col), "rating": row.rating,
+                                   "predicted": predicted,
+                                   "probabilities": {"negative": p[0], "neutral": p[1], "positive": p[2]},
+                                   "whole": s.whole, "sentences": sentences})
             })
             .collect();
         xsignal::workspace::write_jsonl(path, &lines)?;
     }
     if args.json {
-        print(&(serde_json::to_string(&metrics)? + "\n"))?;
+        let report = serde_json::json!({
+            "rows": rows.len(),
+            "metrics": metrics,
+            "majority_baseline": baseline,
+            "stars": stars,
+        });
+        print(&(serde_json::to_string(&report)? + "\n"))?;
     } else {
-        print(&format!(
-            "{}{}\n{}",
+        let mut text = format!(
+            "{}{}\n",
             args.file.display(),
-            if args.holdout { " (hold-out rows)" } else { "" },
-            sentiment::render(&metrics)
-        ))?;
+            if args.holdout { " (hold-out rows)" } else { "" }
+        );
+        if let (Some(metrics), Some(baseline)) = (&metrics, &baseline) {
+            text.push_str(&sentiment::render(metrics));
+            text.push_str(&format!(
+                "majority baseline (always {}): accuracy {:.4}  macro_f1 {:.4}  macro_recall {:.4}\n",
+                baseline
+                    .classes
+                    .iter()
+                    .find(|class| class.recall > 0.0)
+                    .map_or("-", |class| class.label.as_str()),
+                baseline.accuracy,
+                baseline.macro_f1,
+                baseline.macro_recall
+            ));
+        }
+        if let Some(stars) = &stars {
+            text.push_str("labels per rating (agreement with the stars)\n");
+            text.push_str(&xsignal::sentiment::ratings::render(stars));
+        }
+        print(&text)?;
         eprintln!(
             "({} rows embedded or read from cache and scored in {:.1} s)",
             rows.len(),
@@ -205,6 +281,63 @@ fn run_sentiment(args: &SentimentArgs, global: &GlobalOpts) -> CliResult {
         );
     }
     Ok(EXIT_OK)
+}
+
+/// Reads a file through the ingest stage (texts trimmed and checked as `analyze` does) and returns
+/// its rows (only those of the hold-out rule with `holdout`) and their gold labels from
+/// `label_col`: one per row, or none when no row has that field.
+pub(super) fn read_sentiment_rows(
+    file: &std::path::Path,
+    columns: &xsignal::ingest::ColumnMap,
+    label_col: &str,
+    ingest: &xsignal::ingest::IngestConfig,
+    holdout: bool,
+) -> Result<(Vec<xsignal::types::Comment>, Vec<SentimentLabel>), CliError> {
+    let input = xsignal::ingest::ingest_files(&[file.to_path_buf()], columns, ingest)?;
+    if let Some(first) = input.rejects.first() {
+        eprintln!(
+            "{} rows could not be read (first: {}:{}, field {}: {})",
+            input.rejects.len(),
+            first.file,
+            first.line,
+            first.field,
+            first.reason
+        );
+    }
+    let rows: Vec<_> = input
+        .comments
+        .into_iter()
+        .filter(|row| !holdout || eval::is_holdout(&row.id))
+        .collect();
+    let mut gold = Vec::new();
+    for row in &rows {
+        let Some(value) = row.meta.get(label_col) else {
+            continue;
+        };
+        let label = value
+            .as_str()
+            .and_then(SentimentLabel::parse)
+            .ok_or_else(|| {
+                CliError::usage(anyhow::anyhow!(
+                    "{}:{}: field {:?}: unknown label {}",
+                    row.origin.file,
+                    row.origin.line,
+                    label_col,
+                    value
+                ))
+            })?;
+        gold.push(label);
+    }
+    if !gold.is_empty() && gold.len() != rows.len() {
+        return Err(CliError::usage(anyhow::anyhow!(
+            "{}: {} of {} rows have a {:?} field: label every row or none",
+            file.display(),
+            gold.len(),
+            rows.len(),
+            label_col
+        )));
+    }
+    Ok((rows, gold))
 }
 
 fn run_topics(args: &TopicsArgs, global: &GlobalOpts) -> CliResult {

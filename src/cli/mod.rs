@@ -6,6 +6,8 @@
 
 mod analyze;
 mod backtest;
+mod calibration;
+mod columns;
 mod eval;
 mod models;
 mod output;

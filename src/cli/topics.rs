@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use xsignal::types::{EnrichedComment, Topic};
+use xsignal::types::{EnrichedComment, Topic, TopicKind};
 use xsignal::workspace::{read_jsonl, Workspace};
 
 use super::output::printable;
@@ -44,9 +44,10 @@ pub fn run(args: &Args) -> CliResult {
             .filter(|comment| comment.topic == Some(id))
             .collect();
         let mut out = format!(
-            "topic {}: {}\nsize {}  negative {}  neutral {}  positive {}\nkeywords: {}\nrepresentative comments: {}\n",
+            "topic {}: {}\nkind {}  size {}  negative {}  neutral {}  positive {}\nkeywords: {}\nrepresentative comments: {}\n",
             topic.id,
             printable(&topic.label),
+            topic.kind.describe(),
             topic.size,
             topic.sentiment.negative,
             topic.sentiment.neutral,
@@ -81,13 +82,17 @@ pub fn run(args: &Args) -> CliResult {
             out.push('\n');
         } else {
             out.push_str(&format!(
-                "{:>4}  {:>6}  -{:<5} ={:<5} +{:<5} {}\n",
+                "{:>4}  {:>6}  -{:<5} ={:<5} +{:<5} {}{}\n",
                 topic.id,
                 topic.size,
                 topic.sentiment.negative,
                 topic.sentiment.neutral,
                 topic.sentiment.positive,
-                printable(&topic.label)
+                printable(&topic.label),
+                match topic.kind {
+                    TopicKind::Subject => String::new(),
+                    kind => format!("  [{}]", kind.describe()),
+                }
             ));
         }
     }

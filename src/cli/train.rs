@@ -1,4 +1,5 @@
-//! `xsignal train sentiment`: trains the sentiment head on the shared training splits.
+//! `xsignal train sentiment`: trains the sentiment head on the shared training splits
+//! (`xsignal train calibration` is in `calibration.rs`).
 
 use std::path::{Path, PathBuf};
 
@@ -23,6 +24,8 @@ pub struct Args {
 enum TrainCommand {
     /// Train the sentiment head (softmax regression on frozen embeddings).
     Sentiment(SentimentArgs),
+    /// Fit the sentiment model's per-language calibration on the validation sets.
+    Calibration(super::calibration::CalibrationArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -97,7 +100,10 @@ fn load_sources(data: &Path) -> Result<Vec<(String, LabelledRow)>, CliError> {
 
 /// Runs `train`.
 pub fn run(args: &Args, global: &GlobalOpts) -> CliResult {
-    let TrainCommand::Sentiment(args) = &args.command;
+    let args = match &args.command {
+        TrainCommand::Sentiment(args) => args,
+        TrainCommand::Calibration(args) => return super::calibration::run(args, global),
+    };
     let config = Config::default();
     let encoder = Encoder::load(&global.models, &config.embed)?;
     let rows = load_sources(&args.data)?;

@@ -51,6 +51,7 @@ pub fn topic_inputs<'a>(
             embedding: vector,
             sentiment: crate::types::SentimentLabel::Neutral,
             duplicate: false,
+            author: None,
         })
         .collect()
 }

@@ -1,5 +1,6 @@
 //! Sentiment metrics: accuracy, macro-F1, macro-recall, per-class precision/recall, confusion matrix
-//! and expected calibration error.
+//! and expected calibration error, and the majority-class baseline beside them. For rated texts
+//! (star reviews), how labels agree with the stars is [`crate::sentiment::ratings`].
 
 use serde::Serialize;
 
@@ -159,6 +160,32 @@ pub fn score(rows: &[Scored]) -> SentimentMetrics {
     }
 }
 
+/// The scores of always answering the gold data's most frequent class (ties: the first in the
+/// order negative, neutral, positive): what a model has to beat.
+pub fn majority_baseline(gold: &[SentimentLabel]) -> SentimentMetrics {
+    let mut counts = [0u64; 3];
+    for &label in gold {
+        counts[class_index(label)] += 1;
+    }
+    let majority = (0..3).fold(0, |best, class| {
+        if counts[class] > counts[best] {
+            class
+        } else {
+            best
+        }
+    });
+    let mut one_hot = [0f32; 3];
+    one_hot[majority] = 1.0;
+    let rows: Vec<Scored> = gold
+        .iter()
+        .map(|&gold| Scored {
+            gold,
+            probabilities: one_hot,
+        })
+        .collect();
+    score(&rows)
+}
+
 /// The metrics as a readable text block.
 pub fn render(metrics: &SentimentMetrics) -> String {
     let mut out = String::new();
@@ -227,6 +254,17 @@ mod tests {
         assert!((metrics.macro_recall - 2.5 / 3.0).abs() < 1e-9);
         // f1: neg 2/3, neu 2/3 (p 0.5, r 1), pos 1
         assert!((metrics.macro_f1 - (2.0 / 3.0 + 2.0 / 3.0 + 1.0) / 3.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn majority_baseline_always_answers_the_most_frequent_class() {
+        use SentimentLabel::*;
+        let baseline = majority_baseline(&[Neutral, Neutral, Neutral, Negative, Positive]);
+        assert_eq!(baseline.accuracy, 0.6);
+        assert_eq!(baseline.confusion[0], [0, 1, 0]);
+        // recalls 0, 1, 0; F1 of neutral 0.75, the others 0.
+        assert!((baseline.macro_recall - 1.0 / 3.0).abs() < 1e-9);
+        assert!((baseline.macro_f1 - 0.25).abs() < 1e-9);
     }
 
     #[test]

@@ -93,6 +93,16 @@ pub fn report(
         );
     }
 
+    if let Some(ratings) = &summary.ratings {
+        let _ = writeln!(out, "## Sentiment and ratings\n");
+        let _ = writeln!(
+            out,
+            "How the comments' sentiment labels agree with their ratings (`xsignal eval sentiment` \
+             prints the same for any rated file):\n"
+        );
+        let _ = writeln!(out, "{}", crate::sentiment::ratings::render(ratings));
+    }
+
     let _ = writeln!(out, "## Topics\n");
     let _ = writeln!(
         out,
@@ -102,14 +112,18 @@ pub fn report(
     );
     let mut by_size: Vec<&&Topic> = topics.iter().collect();
     by_size.sort_by(|a, b| b.size.cmp(&a.size).then(a.id.cmp(&b.id)));
-    let _ = writeln!(out, "| id | label | size | negative | neutral | positive |");
-    let _ = writeln!(out, "|---|---|---|---|---|---|");
+    let _ = writeln!(
+        out,
+        "| id | label | kind | size | negative | neutral | positive |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|");
     for topic in by_size.iter().take(30) {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} |",
             topic.id,
             topic.label.replace('|', "/"),
+            topic.kind.describe(),
             topic.size,
             topic.sentiment.negative,
             topic.sentiment.neutral,

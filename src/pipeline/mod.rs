@@ -77,6 +77,8 @@ pub struct AnalyzeSummary {
     pub unassigned: u64,
     /// Signals flagged.
     pub signals: u64,
+    /// How the comments' sentiment labels agree with their ratings (`None`: no comment has one).
+    pub ratings: Option<sentiment::ratings::RatingAgreement>,
     /// Trend bucket width in seconds; `None` when the run kept the earlier outputs.
     pub bucket_seconds: Option<i64>,
     /// True when nothing new was added and the config is unchanged: the outputs were kept as they
@@ -244,6 +246,7 @@ pub fn analyze(
             topics: topics.len() as u64,
             unassigned: enriched.iter().filter(|c| c.topic.is_none()).count() as u64,
             signals: signals.len() as u64,
+            ratings: None,
             bucket_seconds: None,
             unchanged: true,
             timings: timer.timings,
@@ -306,6 +309,9 @@ pub fn analyze(
     let mut scored = timer.time("sentiment", total, || {
         let (sentiment_encoder, head) =
             config.sentiment.load(&options.models_dir, &config.embed)?;
+        let calibration = config
+            .sentiment
+            .load_calibration(&options.models_dir, sentiment_encoder.fingerprint())?;
         let mut sentiment_cache = EmbeddingCache::open(
             &workspace.path("sentiment-embeddings.bin"),
             sentiment_encoder.dim(),
@@ -314,8 +320,9 @@ pub fn analyze(
             head: &head,
             encoder: &sentiment_encoder,
             config: &config.sentiment,
+            calibration: calibration.as_ref(),
         };
-        scorer.score(&mut sentiment_cache, &texts, &spans)
+        scorer.score(&mut sentiment_cache, &texts, &langs, &spans)
     })?;
     // The sentences' topic-encoder vectors.
     let mut next = 0;
@@ -342,6 +349,7 @@ pub fn analyze(
                 embedding,
                 sentiment: sentiment.label,
                 duplicate: duplicate.is_some(),
+                author: comment.author.as_deref(),
             },
         )
         .collect();
@@ -503,6 +511,13 @@ pub fn analyze(
             .filter(|comment| comment.topic.is_none())
             .count() as u64,
         signals: trended.signals.len() as u64,
+        ratings: sentiment::ratings::agreement(
+            &comments
+                .iter()
+                .zip(&sentiments)
+                .filter_map(|(comment, sentiment)| Some((comment.rating?, sentiment.label)))
+                .collect::<Vec<_>>(),
+        ),
         bucket_seconds: Some(trended.bucket_seconds),
         unchanged: false,
         timings: timer.timings,

@@ -6,8 +6,11 @@
 //! `models/sentiment-e5-lora.safetensors`; `xsignal models fetch` merges the adapters into the base
 //! weights and writes the model folder `models/sentiment-e5` (with `head.json`), which any encoder
 //! backend runs. The head format also serves heads trained on frozen embeddings of another encoder
-//! ([`train`], `xsignal train sentiment`), the baseline measured in docs/EVALUATION.md.
+//! ([`train`], `xsignal train sentiment`), the baseline measured in docs/EVALUATION.md. The head's
+//! probabilities are calibrated per language ([`calibrate`], `xsignal train calibration`).
 
+pub mod calibrate;
+pub mod ratings;
 pub mod sentences;
 pub mod train;
 
@@ -41,6 +44,12 @@ pub struct SentimentConfig {
     /// text's first windows. 32 sentences hold more than the 512 word pieces of the encoder's four
     /// default windows.
     pub max_sentences: usize,
+    /// How the sentences of a comment are weighted: `polarity` (length times `1 − P(neutral)`) or
+    /// `length`.
+    pub weighting: sentences::SentenceWeighting,
+    /// The calibration file, relative to the models directory; empty for none. It must have been
+    /// fitted for the head's encoder.
+    pub calibration: String,
 }
 
 impl Default for SentimentConfig {
@@ -51,6 +60,8 @@ impl Default for SentimentConfig {
             whole_weight: 0.5,
             sentences: true,
             max_sentences: MAX_SENTENCES,
+            weighting: sentences::SentenceWeighting::Polarity,
+            calibration: format!("{}-calibration.json", crate::models::SENTIMENT_MODEL),
         }
     }
 }
@@ -87,12 +98,33 @@ impl SentimentConfig {
         Ok((encoder, head))
     }
 
-    /// Checks what [`SentimentConfig::load`] needs (the model's files, a head trained on it)
-    /// without loading the model.
+    /// Checks what [`SentimentConfig::load`] and [`SentimentConfig::load_calibration`] need (the
+    /// model's files, a head trained on it, a calibration fitted for it) without loading the model.
     pub fn check(&self, models_dir: &Path, embed: &EmbedConfig) -> Result<()> {
         let model = Encoder::check(models_dir, &self.encoder_config(embed))?;
         self.matching_head(models_dir, &model.fingerprint, model.dim)?;
+        self.load_calibration(models_dir, &model.fingerprint)?;
         Ok(())
+    }
+
+    /// Loads the configured calibration (`None` when `calibration` is empty), checking that it was
+    /// fitted for the head of `fingerprint`'s encoder.
+    pub fn load_calibration(
+        &self,
+        models_dir: &Path,
+        fingerprint: &str,
+    ) -> Result<Option<calibrate::Calibration>> {
+        if self.calibration.is_empty() {
+            return Ok(None);
+        }
+        let calibration = calibrate::Calibration::load(&models_dir.join(&self.calibration))?;
+        if calibration.encoder != fingerprint {
+            return Err(Error::Invalid(format!(
+                "sentiment calibration {} was fitted for encoder {:?} but the configured encoder is {:?}",
+                self.calibration, calibration.encoder, fingerprint
+            )));
+        }
+        Ok(Some(calibration))
     }
 
     fn matching_head(

@@ -5,12 +5,17 @@
 //! sentiment aggregated from them. Sentences come from [`crate::text::split_sentences`]; the comment
 //! and each sentence of a multi-sentence comment are encoded by the sentiment encoder (through its
 //! embedding cache) and scored by the same head. The comment's class probabilities are
-//! `whole_weight · P(comment) + (1 − whole_weight) · Σ (len_i / Σ len) · P(sentence_i)`:
-//! a comment of one strongly negative sentence among neutral ones leans negative, and an analyst
-//! sees which sentence it was.
+//! `whole_weight · P(comment) + (1 − whole_weight) · Σ w_i · P(sentence_i)`, with `w_i` proportional
+//! to the sentence's length times its polarity `1 − P_i(neutral)` ([`SentenceWeighting`]): a comment
+//! of one strongly negative sentence among neutral ones leans negative, and an analyst sees which
+//! sentence it was, while a neutral filler sentence does not drag a clearly positive or negative
+//! comment towards the other pole. The mix, and each sentence, are then calibrated for the
+//! comment's language ([`super::calibrate`]).
 
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
 
+use super::calibrate::{Calibration, LanguageCalibration};
 use super::{sentiment_from_probabilities, SentimentConfig, SentimentHead};
 use crate::embed::{embed_cached, EmbeddingCache, Encoder};
 use crate::error::Result;
@@ -20,8 +25,12 @@ use crate::types::{Lang, SentenceSentiment, Sentiment};
 /// The sentiment of one comment.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Scored {
-    /// The comment's class probabilities (negative, neutral, positive), aggregated.
+    /// The comment's class probabilities (negative, neutral, positive), aggregated and calibrated.
     pub probabilities: [f32; 3],
+    /// The head's probabilities for the whole comment, before aggregation and calibration.
+    pub whole: [f32; 3],
+    /// The head's probabilities for each sentence (parallel to `sentences`), uncalibrated.
+    pub sentence_probabilities: Vec<[f32; 3]>,
     /// Label, score and confidence from `probabilities`.
     pub sentiment: Sentiment,
     /// The sentences, when there is more than one.
@@ -30,16 +39,41 @@ pub struct Scored {
     pub sentence_slots: Vec<usize>,
 }
 
-/// Mixes the whole comment's probabilities with its sentences' (each weighted by its length).
-pub fn aggregate(whole: [f32; 3], sentences: &[([f32; 3], usize)], whole_weight: f32) -> [f32; 3] {
-    let total: usize = sentences.iter().map(|(_, length)| length).sum();
-    if sentences.is_empty() || total == 0 {
+/// How the sentences of a comment are weighted against each other.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum SentenceWeighting {
+    /// By length times polarity (`1 − P(neutral)`): a neutral filler sentence ("We have one in the
+    /// living room.") barely moves a comment whose other sentences take a side.
+    #[default]
+    Polarity,
+    /// By length alone.
+    Length,
+}
+
+/// Mixes the whole comment's probabilities with its sentences' (each weighted as `weighting` says).
+pub fn aggregate(
+    whole: [f32; 3],
+    sentences: &[([f32; 3], usize)],
+    whole_weight: f32,
+    weighting: SentenceWeighting,
+) -> [f32; 3] {
+    let weight_of = |(probabilities, length): &([f32; 3], usize)| -> f32 {
+        let length = *length as f32;
+        match weighting {
+            SentenceWeighting::Length => length,
+            // The small floor keeps a comment of neutral sentences a weighted mean of them.
+            SentenceWeighting::Polarity => length * ((1.0 - probabilities[1]).max(0.0) + 1e-3),
+        }
+    };
+    let total: f32 = sentences.iter().map(weight_of).sum();
+    if sentences.is_empty() || total <= 0.0 {
         return whole;
     }
     let mut mixed = whole.map(|p| p * whole_weight);
-    for (probabilities, length) in sentences {
-        let weight = (1.0 - whole_weight) * *length as f32 / total as f32;
-        for (m, p) in mixed.iter_mut().zip(probabilities) {
+    for sentence in sentences {
+        let weight = (1.0 - whole_weight) * weight_of(sentence) / total;
+        for (m, p) in mixed.iter_mut().zip(&sentence.0) {
             *m += weight * p;
         }
     }
@@ -55,6 +89,8 @@ pub struct Scorer<'a> {
     pub encoder: &'a Encoder,
     /// `sentences` and `whole_weight` are used.
     pub config: &'a SentimentConfig,
+    /// Per-language calibration of the head's probabilities (`None`: as the head gives them).
+    pub calibration: Option<&'a Calibration>,
 }
 
 /// The sentence spans of each text as the sentiment stage uses them: empty for every text when
@@ -96,9 +132,10 @@ impl Scorer<'_> {
         &self,
         cache: &mut EmbeddingCache,
         texts: &[&str],
+        langs: &[Lang],
         spans: &[Vec<std::ops::Range<usize>>],
     ) -> Result<Vec<Scored>> {
-        score_comments(self, cache, texts, spans)
+        score_comments(self, cache, texts, langs, spans)
     }
 }
 
@@ -107,9 +144,11 @@ fn score_comments(
     scorer: &Scorer,
     cache: &mut EmbeddingCache,
     texts: &[&str],
+    langs: &[Lang],
     spans: &[Vec<std::ops::Range<usize>>],
 ) -> Result<Vec<Scored>> {
     let (head, encoder) = (scorer.head, scorer.encoder);
+    let identity = LanguageCalibration::IDENTITY;
     let whole_weight = if scorer.config.sentences {
         scorer.config.whole_weight
     } else {
@@ -121,19 +160,17 @@ fn score_comments(
     let cache: &EmbeddingCache = cache;
     let mut next = 0;
     let mut scored = Vec::with_capacity(texts.len());
-    for (ranges, &slot) in spans.iter().zip(&comment_slots) {
+    for ((ranges, &slot), &lang) in spans.iter().zip(&comment_slots).zip(langs) {
+        let calibration = scorer
+            .calibration
+            .map_or(identity, |calibration| calibration.for_lang(lang));
         let whole = head.probabilities(cache.vector(slot));
-        if ranges.len() <= 1 {
-            scored.push(Scored {
-                probabilities: whole,
-                sentiment: sentiment_from_probabilities(whole),
-                sentences: Vec::new(),
-                sentence_slots: Vec::new(),
-            });
-            continue;
-        }
-        let slots = &sentence_slots[next..next + ranges.len()];
-        next += ranges.len();
+        let slots: &[usize] = if ranges.len() > 1 {
+            next += ranges.len();
+            &sentence_slots[next - ranges.len()..next]
+        } else {
+            &[]
+        };
         let parts: Vec<([f32; 3], usize)> = slots
             .iter()
             .zip(ranges)
@@ -143,7 +180,7 @@ fn score_comments(
             .iter()
             .zip(ranges)
             .map(|((probabilities, _), range)| {
-                let sentiment = sentiment_from_probabilities(*probabilities);
+                let sentiment = sentiment_from_probabilities(calibration.apply(*probabilities));
                 SentenceSentiment {
                     start: range.start,
                     end: range.end,
@@ -152,9 +189,17 @@ fn score_comments(
                 }
             })
             .collect();
-        let probabilities = aggregate(whole, &parts, whole_weight);
+        // Calibrated after aggregation: the calibration was fitted on aggregated probabilities.
+        let probabilities = calibration.apply(aggregate(
+            whole,
+            &parts,
+            whole_weight,
+            scorer.config.weighting,
+        ));
         scored.push(Scored {
             probabilities,
+            whole,
+            sentence_probabilities: parts.iter().map(|(p, _)| *p).collect(),
             sentiment: sentiment_from_probabilities(probabilities),
             sentences,
             sentence_slots: slots.to_vec(),
@@ -291,8 +336,11 @@ mod tests {
             head: &head,
             encoder: &encoder,
             config: &config,
+            calibration: None,
         };
-        let scored = scorer.score(&mut cache, &[text], &spans).unwrap();
+        let scored = scorer
+            .score(&mut cache, &[text], &[Lang::En], &spans)
+            .unwrap();
         let sentences = &scored[0].sentences;
         assert_eq!(sentences.len(), 2);
         assert_eq!(
@@ -309,28 +357,118 @@ mod tests {
         );
     }
 
+    /// Scores `texts` with the default model, calibration and settings (model files absent:
+    /// `None`, with a printed reason).
+    fn score_with_defaults(texts: &[(&str, Lang)]) -> Option<Vec<Scored>> {
+        let (encoder, head) = load_models()?;
+        let models = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+        let config = SentimentConfig::default();
+        let calibration = config
+            .load_calibration(&models, encoder.fingerprint())
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let mut cache = EmbeddingCache::open(&dir.path().join("e.bin"), encoder.dim()).unwrap();
+        let (strings, langs): (Vec<&str>, Vec<Lang>) = texts.iter().copied().unzip();
+        let spans = sentence_spans(&config, &strings, &langs);
+        let scorer = Scorer {
+            head: &head,
+            encoder: &encoder,
+            config: &config,
+            calibration: calibration.as_ref(),
+        };
+        Some(scorer.score(&mut cache, &strings, &langs, &spans).unwrap())
+    }
+
+    #[test]
+    fn a_clear_comment_with_a_neutral_filler_sentence_keeps_its_side() {
+        let texts = [
+            (
+                "Great thermostat, I love it. We have one in the living room.",
+                Lang::En,
+            ),
+            (
+                "Tolles Thermostat, ich bin begeistert. Wir haben eins im Wohnzimmer.",
+                Lang::De,
+            ),
+            (
+                "Terrible app, it crashes all the time. We have one in the living room.",
+                Lang::En,
+            ),
+        ];
+        let Some(scored) = score_with_defaults(&texts) else {
+            return;
+        };
+        let labels: Vec<SentimentLabel> = scored.iter().map(|s| s.sentiment.label).collect();
+        assert_eq!(labels, [Positive, Positive, Negative], "{scored:#?}");
+        // Each has its two sentences scored.
+        assert!(scored.iter().all(|s| s.sentences.len() == 2));
+    }
+
+    /// The committed model reads a delivery time as a complaint: its training data holds thousands
+    /// of airline tweets in which a duration is one. Calibration does not move it (docs/EVALUATION.md,
+    /// "Factual statements"); this runs with `--ignored` to check a retrained model.
+    #[test]
+    #[ignore = "the committed model labels delivery times negative; see docs/EVALUATION.md"]
+    fn a_factual_delivery_time_sentence_is_neutral() {
+        let texts = [
+            ("The thermostat arrived after 6 days.", Lang::En),
+            ("Das Paket kam nach 6 Tagen an.", Lang::De),
+        ];
+        let Some(scored) = score_with_defaults(&texts) else {
+            return;
+        };
+        for (scored, (text, _)) in scored.iter().zip(&texts) {
+            assert_eq!(scored.sentiment.label, Neutral, "{text}: {scored:?}");
+        }
+    }
+
     #[test]
     fn aggregation_weights_the_whole_and_the_sentences_by_length() {
+        use SentenceWeighting::Length;
         let whole = [0.2, 0.6, 0.2];
         let negative = [0.9, 0.05, 0.05];
         let neutral = [0.1, 0.8, 0.1];
         // Only the whole comment.
-        assert_eq!(aggregate(whole, &[(negative, 10)], 1.0), whole);
+        assert_eq!(aggregate(whole, &[(negative, 10)], 1.0, Length), whole);
         // Only the sentences: a long negative sentence outweighs a short neutral one.
-        let mixed = aggregate(whole, &[(negative, 30), (neutral, 10)], 0.0);
+        let mixed = aggregate(whole, &[(negative, 30), (neutral, 10)], 0.0, Length);
         assert!(
             (mixed[0] - (0.75 * 0.9 + 0.25 * 0.1)).abs() < 1e-6,
             "{mixed:?}"
         );
-        assert_eq!(
-            sentiment_from_probabilities(mixed).label,
-            crate::types::SentimentLabel::Negative
-        );
+        assert_eq!(sentiment_from_probabilities(mixed).label, Negative);
         // Half and half, and the result is a distribution.
-        let half = aggregate(whole, &[(negative, 1)], 0.5);
+        let half = aggregate(whole, &[(negative, 1)], 0.5, Length);
         assert!((half[0] - 0.55).abs() < 1e-6);
         assert!((half.iter().sum::<f32>() - 1.0).abs() < 1e-6);
         // No sentences: the whole comment.
-        assert_eq!(aggregate(whole, &[], 0.0), whole);
+        assert_eq!(aggregate(whole, &[], 0.0, Length), whole);
+    }
+
+    #[test]
+    fn a_neutral_filler_sentence_does_not_drag_a_clear_comment() {
+        use SentenceWeighting::{Length, Polarity};
+        // "Great thermostat, I love it. We have one in the living room. It is in the hallway."
+        let whole = [0.2, 0.45, 0.35];
+        let praise = ([0.03, 0.07, 0.9], 28);
+        let filler = ([0.15, 0.8, 0.05], 33);
+        let parts = [praise, filler, ([0.2, 0.75, 0.05], 22)];
+        // By length, the two fillers pull the comment to neutral.
+        let by_length = aggregate(whole, &parts, 0.5, Length);
+        assert_eq!(sentiment_from_probabilities(by_length).label, Neutral);
+        // By polarity, the comment keeps the side its one opinionated sentence takes.
+        let by_polarity = aggregate(whole, &parts, 0.5, Polarity);
+        assert_eq!(
+            sentiment_from_probabilities(by_polarity).label,
+            Positive,
+            "{by_polarity:?}"
+        );
+        // A comment of neutral sentences stays neutral, and weights follow length among equals.
+        let neutral_only = aggregate([0.1, 0.8, 0.1], &[filler, filler], 0.5, Polarity);
+        assert_eq!(sentiment_from_probabilities(neutral_only).label, Neutral);
+        // One strongly negative sentence among neutral ones still leans the comment negative.
+        let complaint = ([0.95, 0.04, 0.01], 20);
+        let leaning = aggregate([0.3, 0.6, 0.1], &[filler, complaint, filler], 0.5, Polarity);
+        assert!(leaning[0] > by_length[0] && leaning[0] > 0.4, "{leaning:?}");
     }
 }

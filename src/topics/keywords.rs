@@ -286,6 +286,7 @@ mod tests {
             embedding: &[],
             sentiment: SentimentLabel::Neutral,
             duplicate,
+            author: None,
         }
     }
 

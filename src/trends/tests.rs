@@ -338,6 +338,7 @@ fn topics() -> Vec<Topic> {
             representatives: Vec::new(),
             theme: None,
             known_from: None,
+            kind: crate::types::TopicKind::Subject,
         })
         .collect()
 }
