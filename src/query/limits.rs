@@ -2,7 +2,8 @@
 //! hits are collected.
 //!
 //! tantivy's query grammar backtracks: each level of nested parentheses about doubles the parse
-//! time (24 levels take tens of seconds), and its top-k collector allocates room for `limit` hits
+//! time (measured here, release build: 0.18 ms at depth 6, 1.2 ms at 10, 80 ms at 14, 0.63 s at 18,
+//! by timing `QueryParser::parse_query` on `((...battery...))`), and its top-k collector allocates room for `limit` hits
 //! up front (a limit of 10^12 asks for terabytes, one of 2^62 overflows). Queries past these
 //! bounds are refused with [`Error::QueryRefused`] before they reach the parser; the limit is
 //! clamped to the number of documents. So is the one input the property test found that makes the
