@@ -2,12 +2,12 @@
 //! hits are collected.
 //!
 //! tantivy's query grammar backtracks: each level of nested parentheses about doubles the parse
-//! time (measured here, release build: 0.18 ms at depth 6, 1.2 ms at 10, 80 ms at 14, 0.63 s at 18,
-//! by timing `QueryParser::parse_query` on `((...battery...))`), and its top-k collector allocates room for `limit` hits
-//! up front (a limit of 10^12 asks for terabytes, one of 2^62 overflows). Queries past these
-//! bounds are refused with [`Error::QueryRefused`] before they reach the parser; the limit is
-//! clamped to the number of documents. So is the one input the property test found that makes the
-//! grammar panic: a `-` or `+` and a space before a lone `*` (`- *`).
+//! time (timing `QueryParser::parse_query` on `((...battery...))` in a release build: 0.18 ms at
+//! depth 6, 1.2 ms at 10, 80 ms at 14, 0.63 s at 18), and its top-k collector allocates room for
+//! `limit` hits up front (a limit of 10^12 asks for terabytes, one of 2^62 overflows). Queries
+//! past these bounds are refused with [`Error::QueryRefused`] before they reach the parser; the
+//! limit is clamped to the number of documents. So is the one input the property test found that
+//! makes the grammar panic: a `-` or `+` and a space before a lone `*` (`- *`).
 
 use crate::error::{Error, Result};
 
@@ -48,8 +48,8 @@ pub(crate) fn check_query_text(text: &str) -> Result<()> {
 const ENDS_WORD: &[char] = &['^', '`', ':', '{', '}', '"', '\'', '[', ']', '(', ')', '\\'];
 
 /// True when, outside phrases, a `-` or `+` is followed by whitespace and then a `*` that ends
-/// there (whitespace, a word-ending character or the end of the text follows). tantivy-query-grammar
-/// 0.25 panics on that ("Exist query without a field").
+/// there (whitespace, a word-ending character or the end of the text follows).
+/// tantivy-query-grammar 0.25 panics on that ("Exist query without a field").
 fn has_signed_lone_star(text: &str) -> bool {
     let chars: Vec<char> = text.chars().collect();
     let mut in_phrase = false;
