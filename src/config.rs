@@ -8,6 +8,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::validation::Checks;
 
 /// The config file version this build reads and writes.
 pub const CONFIG_VERSION: u32 = 1;
@@ -70,7 +71,30 @@ impl Config {
                 ),
             });
         }
+        config.validate().map_err(|error| Error::Config {
+            path: path.to_path_buf(),
+            message: match error {
+                Error::ConfigValues(message) => message,
+                other => other.to_string(),
+            },
+        })?;
         Ok(config)
+    }
+
+    /// Range-checks every section; the error lists every value out of range
+    /// ([`Error::ConfigValues`]). [`Config::parse`] runs it; run it again after changing values.
+    pub fn validate(&self) -> Result<()> {
+        let mut checks = Checks::new("ingest");
+        self.ingest.check_values(&mut checks);
+        checks.enter("embed");
+        self.embed.check_values(&mut checks);
+        checks.enter("sentiment");
+        self.sentiment.check_values(&mut checks);
+        checks.enter("topics");
+        self.topics.check_values(&mut checks);
+        checks.enter("trends");
+        self.trends.check_values(&mut checks);
+        checks.into_result()
     }
 
     /// The config as TOML text.
@@ -89,6 +113,60 @@ mod tests {
         let text = config.to_toml();
         let parsed = Config::parse(&text, Path::new("test.toml")).unwrap();
         assert_eq!(parsed, config);
+    }
+
+    #[test]
+    fn default_config_is_valid() {
+        Config::default().validate().unwrap();
+    }
+
+    #[test]
+    fn out_of_range_values_are_refused_with_their_keys() {
+        let cases = [
+            ("[topics]\nepoch_hours = -24.0", "topics.epoch_hours"),
+            ("[topics]\nepoch_hours = nan", "topics.epoch_hours"),
+            ("[topics]\nepoch_hours = 0.001", "topics.epoch_hours"),
+            ("[topics]\nmax_clusters = 0", "topics.max_clusters"),
+            ("[topics]\nmin_topic_size = 0", "topics.min_topic_size"),
+            (
+                "[topics]\nmerge_similarity = 1.5",
+                "topics.merge_similarity",
+            ),
+            ("[trends]\nz_threshold = -1.0", "trends.z_threshold"),
+            ("[trends]\nwindow_buckets = 0", "trends.window_buckets"),
+            ("[trends]\nbeta = inf", "trends.beta"),
+            (
+                "[trends]\nmin_outside_peak_share = 2.0",
+                "trends.min_outside_peak_share",
+            ),
+            ("[trends]\nbucket = \"0h\"", "trends.bucket"),
+            ("[embed]\nbatch_size = 0", "embed.batch_size"),
+            ("[embed]\nmax_tokens = 2", "embed.max_tokens"),
+            ("[sentiment]\nwhole_weight = -0.1", "sentiment.whole_weight"),
+            (
+                "[ingest]\nmax_future_hours = -1.0",
+                "ingest.max_future_hours",
+            ),
+        ];
+        for (section, key) in cases {
+            let text = format!("version = 1\n{section}\n");
+            let error = Config::parse(&text, Path::new("x.toml")).unwrap_err();
+            assert!(matches!(error, Error::Config { .. }), "{section}: {error}");
+            let message = error.to_string();
+            assert!(message.contains(key), "{section}: {message}");
+            assert!(message.starts_with("config x.toml: "), "{message}");
+        }
+        // Every problem is listed, not only the first.
+        let mut config = Config::default();
+        config.trends.window_buckets = 0;
+        config.topics.min_topic_size = 0;
+        let message = config.validate().unwrap_err().to_string();
+        assert!(message.contains("trends.window_buckets"), "{message}");
+        assert!(message.contains("topics.min_topic_size"), "{message}");
+        // 0 epoch hours is a documented setting (no epochs).
+        config = Config::default();
+        config.topics.epoch_hours = 0.0;
+        config.validate().unwrap();
     }
 
     #[test]

@@ -31,6 +31,9 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// Config values out of range (every problem, `section.key ...`, joined by `; `).
+    #[error("invalid config: {0}")]
+    ConfigValues(String),
     /// A model file is missing.
     #[error("model not found: {path} is missing; run `xsignal models fetch` first")]
     ModelMissing {
@@ -65,6 +68,9 @@ pub enum Error {
     /// A search query could not be parsed.
     #[error("query")]
     Query(#[from] tantivy::query::QueryParserError),
+    /// A search query is longer or nested deeper than allowed.
+    #[error("query: {0}")]
+    QueryRefused(String),
     /// An input or argument is invalid.
     #[error("{0}")]
     Invalid(String),

@@ -11,6 +11,8 @@ pub mod embed;
 pub mod error;
 pub mod eval;
 pub mod feed;
+#[cfg(test)]
+mod fuzz;
 pub mod index;
 pub mod ingest;
 pub mod models;
@@ -22,6 +24,7 @@ pub mod text;
 pub mod topics;
 pub mod trends;
 pub mod types;
+pub mod validation;
 pub mod workspace;
 
 pub use config::Config;

@@ -78,3 +78,52 @@ fn unknown_input_format_is_a_usage_error() {
         "{stderr}"
     );
 }
+
+#[test]
+fn out_of_range_config_values_exit_2_before_the_workspace_is_created() {
+    let temp = tempfile::tempdir().unwrap();
+    let input = temp.path().join("a.jsonl");
+    std::fs::write(&input, "{\"text\": \"hello\"}\n").unwrap();
+    for (section, key) in [
+        ("[topics]\nepoch_hours = -24.0", "topics.epoch_hours"),
+        ("[topics]\nepoch_hours = nan", "topics.epoch_hours"),
+        ("[trends]\nz_threshold = -1.0", "trends.z_threshold"),
+        ("[trends]\nwindow_buckets = 0", "trends.window_buckets"),
+        ("[embed]\nbatch_size = 0", "embed.batch_size"),
+        ("[topics]\nmax_clusters = 0", "topics.max_clusters"),
+        ("[topics]\nmin_topic_size = 0", "topics.min_topic_size"),
+    ] {
+        let config = temp.path().join("x.toml");
+        std::fs::write(&config, format!("version = 1\n{section}\n")).unwrap();
+        let workspace = temp.path().join("ws");
+        let output = run(xsignal()
+            .args(["analyze", "--workspace"])
+            .arg(&workspace)
+            .arg("--config")
+            .arg(&config)
+            .arg(&input));
+        assert_eq!(output.status.code(), Some(2), "{section}");
+        assert!(
+            String::from_utf8_lossy(&output.stderr).contains(key),
+            "{section}"
+        );
+        assert!(!workspace.exists(), "{section}: the workspace was created");
+    }
+    // A bad bucket flag is refused the same way.
+    let output = run(xsignal()
+        .args(["analyze", "--bucket", "0h", "--workspace"])
+        .arg(temp.path().join("ws"))
+        .arg(&input));
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn unknown_log_levels_are_refused() {
+    let output = run(xsignal().args(["--log", "bogus", "config"]));
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("bogus"));
+    let output = run(xsignal().env("XSIGNAL_LOG", "bogus").arg("config"));
+    assert_eq!(output.status.code(), Some(2));
+    let output = run(xsignal().args(["--log", "debug", "config"]));
+    assert_eq!(output.status.code(), Some(0));
+}

@@ -2,4 +2,6 @@
 
 mod cli;
 mod common;
+mod nasty;
 mod pipeline;
+mod requests;

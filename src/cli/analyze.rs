@@ -36,9 +36,9 @@ pub struct Args {
 
 /// Runs `analyze`.
 pub fn run(args: &Args, global: &GlobalOpts) -> CliResult {
-    let workspace = Workspace::create(&args.workspace)?;
+    // The config is read and checked before anything is written to the workspace.
     let config_path = args.config.clone().or_else(|| {
-        let used = workspace.path("config.toml");
+        let used = args.workspace.join("config.toml");
         used.is_file().then_some(used)
     });
     let mut config = match &config_path {
@@ -52,6 +52,8 @@ pub fn run(args: &Args, global: &GlobalOpts) -> CliResult {
     if let Some(backend) = args.backend {
         config.embed.backend = backend;
     }
+    config.validate().map_err(CliError::usage)?;
+    let workspace = Workspace::create(&args.workspace)?;
     let options = AnalyzeOptions {
         files: args.files.clone(),
         columns: args.columns.map(),
@@ -74,6 +76,12 @@ pub fn run(args: &Args, global: &GlobalOpts) -> CliResult {
         summary.signals,
         summary.without_timestamp
     );
+    if summary.cut_texts > 0 {
+        text.push_str(&format!(
+            "{} comments longer than the encoder's windows: encoded from their head, indexed whole\n",
+            summary.cut_texts
+        ));
+    }
     if summary.unchanged {
         text.push_str("nothing new to analyze: outputs unchanged\n");
     }

@@ -67,6 +67,11 @@ pub fn run(args: &Args, global: &GlobalOpts) -> CliResult {
         (None, None) => unreachable!("clap requires --truth without --stream"),
     };
     let truth = Truth::load(&truth_path).map_err(CliError::usage)?;
+    // Read and checked before the workspace is reset.
+    let config = match &args.config {
+        Some(path) => Config::load(path).map_err(CliError::usage)?,
+        None => Config::default(),
+    };
     let workspace = Workspace::create(&args.workspace)?;
     if let (false, Some(stream)) = (args.score_only, &args.stream) {
         for name in RESET {
@@ -79,10 +84,6 @@ pub fn run(args: &Args, global: &GlobalOpts) -> CliResult {
         if index.is_dir() {
             std::fs::remove_dir_all(&index)?;
         }
-        let config = match &args.config {
-            Some(path) => Config::load(path).map_err(CliError::usage)?,
-            None => Config::default(),
-        };
         let options = AnalyzeOptions {
             files: vec![stream.clone()],
             columns: ColumnMap::default(),

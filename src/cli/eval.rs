@@ -357,6 +357,7 @@ fn run_topics(args: &TopicsArgs, global: &GlobalOpts) -> CliResult {
     if let Some(clusters) = args.clusters {
         config.topics.clusters = Some(clusters);
     }
+    config.validate().map_err(CliError::usage)?;
     let encoder = Encoder::load(&global.models, &config.embed)?;
     let rows = eval::read_labelled(&args.file)?;
     let texts: Vec<&str> = rows.iter().map(|row| row.text.as_str()).collect();

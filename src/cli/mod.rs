@@ -10,6 +10,7 @@ mod calibration;
 mod columns;
 mod eval;
 mod models;
+mod output;
 mod search;
 mod topics;
 mod train;
@@ -48,8 +49,14 @@ pub struct GlobalOpts {
     /// Folder with the model files.
     #[arg(long, global = true, default_value = "models", env = "XSIGNAL_MODELS")]
     models: PathBuf,
-    /// Log level (error, warn, info, debug, trace). Logs never contain comment text.
-    #[arg(long, global = true, default_value = "warn", env = "XSIGNAL_LOG")]
+    /// Log level (off, error, warn, info, debug, trace). Logs never contain comment text.
+    #[arg(
+        long,
+        global = true,
+        default_value = "warn",
+        env = "XSIGNAL_LOG",
+        value_parser = ["off", "error", "warn", "info", "debug", "trace"]
+    )]
     log: String,
     /// No progress bars.
     #[arg(long, short, global = true)]
@@ -98,7 +105,10 @@ impl<E: Into<anyhow::Error>> From<E> for CliError {
     fn from(error: E) -> CliError {
         let error = error.into();
         let code = match error.downcast_ref::<xsignal::Error>() {
-            Some(xsignal::Error::Config { .. }) | Some(xsignal::Error::Query(_)) => EXIT_USAGE,
+            Some(xsignal::Error::Config { .. })
+            | Some(xsignal::Error::ConfigValues(_))
+            | Some(xsignal::Error::Query(_))
+            | Some(xsignal::Error::QueryRefused(_)) => EXIT_USAGE,
             Some(xsignal::Error::Invalid(message)) if message.contains("unknown input format") => {
                 EXIT_USAGE
             }

@@ -7,6 +7,7 @@ use xsignal::query::{self, SearchQuery};
 use xsignal::types::{Lang, SentimentLabel};
 use xsignal::workspace::Workspace;
 
+use super::output::printable;
 use super::{print, CliError, CliResult, EXIT_OK};
 
 /// Flags of `search`.
@@ -37,7 +38,7 @@ pub struct Args {
     /// Only this language: en, de, other.
     #[arg(long)]
     lang: Option<String>,
-    /// Most hits to show.
+    /// Most hits to show (at most the number of comments, and at most 100000).
     #[arg(long, default_value_t = 20)]
     limit: usize,
     /// JSON output (one object: total and hits).
@@ -100,13 +101,13 @@ pub fn run(args: &Args) -> CliResult {
         let snippet: String = hit.text.chars().take(160).collect();
         out.push_str(&format!(
             "{:<14} {} {:<8} {:<3} topic {:<4} {}\n    {}\n",
-            hit.id,
+            printable(&hit.id),
             when,
             hit.sentiment,
             hit.lang,
             topic,
-            hit.source.as_deref().unwrap_or("-"),
-            snippet.replace('\n', " ")
+            printable(hit.source.as_deref().unwrap_or("-")),
+            printable(&snippet.replace('\n', " "))
         ));
     }
     print(&out)?;

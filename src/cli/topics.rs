@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use xsignal::types::{EnrichedComment, Topic, TopicKind};
 use xsignal::workspace::{read_jsonl, Workspace};
 
+use super::output::printable;
 use super::{print, CliError, CliResult, EXIT_OK};
 
 /// Flags of `topics`.
@@ -45,14 +46,14 @@ pub fn run(args: &Args) -> CliResult {
         let mut out = format!(
             "topic {}: {}\nkind {}  size {}  negative {}  neutral {}  positive {}\nkeywords: {}\nrepresentative comments: {}\n",
             topic.id,
-            topic.label,
+            printable(&topic.label),
             topic.kind.describe(),
             topic.size,
             topic.sentiment.negative,
             topic.sentiment.neutral,
             topic.sentiment.positive,
-            topic.keywords.join(", "),
-            topic.representatives.join(" ")
+            printable(&topic.keywords.join(", ")),
+            printable(&topic.representatives.join(" "))
         );
         let mut by_day: std::collections::BTreeMap<String, u64> = Default::default();
         for member in &members {
@@ -87,7 +88,7 @@ pub fn run(args: &Args) -> CliResult {
                 topic.sentiment.negative,
                 topic.sentiment.neutral,
                 topic.sentiment.positive,
-                topic.label,
+                printable(&topic.label),
                 match topic.kind {
                     TopicKind::Subject => String::new(),
                     kind => format!("  [{}]", kind.describe()),

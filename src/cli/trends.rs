@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use xsignal::types::Signal;
 use xsignal::workspace::{read_jsonl, Workspace};
 
+use super::output::printable;
 use super::{print, CliError, CliResult, EXIT_OK};
 
 /// Flags of `trends`.
@@ -57,8 +58,8 @@ pub fn run(args: &Args) -> CliResult {
                 signal.baseline_std,
                 signal.distinct_authors,
                 signal.duplicates_ignored,
-                signal.label,
-                signal.id
+                printable(&signal.label),
+                printable(&signal.id)
             ));
         }
     }

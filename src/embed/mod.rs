@@ -39,6 +39,7 @@ pub use cache::EmbeddingCache;
 
 use crate::error::{Error, Result};
 use crate::types::Lang;
+use crate::validation::Checks;
 
 /// Which inference stack runs the transformer. All load the same model folder and agree to a cosine
 /// of at least 0.999 on the same text.
@@ -181,6 +182,21 @@ pub struct EmbedConfig {
     pub batch_tokens: usize,
     /// Encoder workers (0: one per core). Used by the backends that run one model per worker.
     pub workers: usize,
+}
+
+impl EmbedConfig {
+    /// Records the problems of this section's values.
+    pub fn check_values(&self, checks: &mut Checks) {
+        checks.require(
+            !self.model.trim().is_empty(),
+            "model",
+            "must name a model folder",
+        );
+        // Room for the special tokens and at least a few word pieces.
+        checks.at_least("max_tokens", self.max_tokens, 8);
+        checks.at_least("batch_size", self.batch_size, 1);
+        checks.at_least("batch_tokens", self.batch_tokens, 1);
+    }
 }
 
 impl Default for EmbedConfig {

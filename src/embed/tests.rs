@@ -202,6 +202,11 @@ fn a_text_is_encoded_from_at_most_max_windows_windows() {
     assert!(all.len() > 4 * MAX_WINDOWS);
     assert!(!cut);
     assert_eq!(&all[..MAX_WINDOWS], windows.as_slice());
+    // The texts cut at the limit are counted (the report shows the count).
+    encoder.max_windows = MAX_WINDOWS;
+    assert_eq!(encoder.cut_texts(), 0);
+    encoder.embed(&[text.as_str(), sentence], &|_| {}).unwrap();
+    assert_eq!(encoder.cut_texts(), 1);
 }
 
 #[test]

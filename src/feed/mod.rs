@@ -47,8 +47,8 @@ pub fn report(
     );
     let _ = writeln!(
         out,
-        "- {} comments encoded in this run, the rest from the embedding cache\n",
-        summary.encoded
+        "- {} comments encoded in this run, the rest from the embedding cache; {} of them longer than the encoder's windows (encoded from their head, indexed whole)\n",
+        summary.encoded, summary.cut_texts
     );
     if !rejects.is_empty() {
         let mut reasons: BTreeMap<&str, u64> = BTreeMap::new();

@@ -4,11 +4,17 @@
 //! Records are read with the `csv` crate's `ByteRecord` reader, so invalid UTF-8 only affects the
 //! row it is in. A row whose quoted field never closes swallows the following lines; such a row is
 //! rejected and reading restarts on the line after the row's first line, so later good rows survive.
+//! A stray quote that pairs up with a quote on a later row (`q2,"opens...` ... `q11,with "inner"
+//! quotes`) shows as a record over several lines whose quoted field closes with text right after
+//! the closing quote; it is treated the same way, so only the row with the stray quote is rejected.
+//! A legitimate quoted field over several lines closes right before a delimiter or the line end.
 
 use csv::ByteRecord;
 use serde_json::Value;
 
-use super::row::{build_comment, Cell, RowCells, RowProblem};
+use super::columns::ColumnRole;
+use super::columns::{header_summary, missing_column_hint};
+use super::row::{build_comment, quoted_str, Cell, RowCells, RowLimits, RowProblem};
 use super::ColumnMap;
 use crate::error::Error;
 use crate::types::{Comment, Origin};
@@ -60,13 +66,22 @@ fn find_column(header: &[String], wanted: &str) -> Option<usize> {
 impl CsvLayout {
     fn new(header: Vec<String>, columns: &ColumnMap, file: &str) -> crate::Result<CsvLayout> {
         let Some(text) = find_column(&header, &columns.text) else {
-            let listed: Vec<String> = header.iter().map(|name| format!("{name:?}")).collect();
             return Err(Error::Invalid(format!(
-                "{file}: no column {:?} for the comment text; the header has {}",
-                columns.text,
-                listed.join(", ")
+                "{file}: no column {} for the comment text; the header has {}{}",
+                quoted_str(&columns.text),
+                header_summary(&header),
+                missing_column_hint(&header, ColumnRole::Text)
+                    .map(|hint| format!("; {hint}"))
+                    .unwrap_or_default()
             )));
         };
+        for role in ColumnRole::OPTIONAL {
+            if find_column(&header, role.name_in(columns)).is_none() {
+                if let Some(hint) = missing_column_hint(&header, role) {
+                    tracing::warn!(file = %file, "no column {}: {hint}", quoted_str(role.name_in(columns)));
+                }
+            }
+        }
         let id = find_column(&header, &columns.id);
         let timestamp = find_column(&header, &columns.timestamp);
         let author = find_column(&header, &columns.author);
@@ -117,11 +132,27 @@ impl LineIndex {
     }
 }
 
-/// True when `raw` (one record's bytes) ends inside a quoted field, as the csv reader parses it.
-fn ends_inside_quotes(raw: &[u8], delimiter: u8) -> bool {
+/// How the quotes of one record's bytes read under strict CSV rules.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Quoting {
+    /// Every quoted field closes, each right before a delimiter or the end of the record.
+    Clean,
+    /// A quoted field closes and more text follows before the next delimiter (`"a"b`). The csv
+    /// reader accepts this; in a record that spans lines it means a stray quote paired up with a
+    /// quote of a later row.
+    TextAfterClosingQuote,
+    /// The record ends inside a quoted field.
+    Unterminated,
+}
+
+/// Reads `raw` (one record's bytes) the way the csv reader splits it and says how its quotes
+/// close. A quote opens a quoted field only at the start of a field; `""` inside is an escaped quote.
+fn quoting(raw: &[u8], delimiter: u8) -> Quoting {
     const QUOTE: u8 = b'"';
     let mut at_field_start = true;
     let mut in_quotes = false;
+    let mut just_closed = false;
+    let mut text_after_close = false;
     let mut index = 0;
     while index < raw.len() {
         let byte = raw[index];
@@ -132,16 +163,28 @@ fn ends_inside_quotes(raw: &[u8], delimiter: u8) -> bool {
                     continue;
                 }
                 in_quotes = false;
+                just_closed = true;
             }
         } else if byte == QUOTE && at_field_start {
             in_quotes = true;
             at_field_start = false;
         } else {
-            at_field_start = byte == delimiter || byte == b'\n' || byte == b'\r';
+            let ends_field = byte == delimiter || byte == b'\n' || byte == b'\r';
+            if just_closed && !ends_field {
+                text_after_close = true;
+            }
+            just_closed = false;
+            at_field_start = ends_field;
         }
         index += 1;
     }
-    in_quotes
+    if in_quotes {
+        Quoting::Unterminated
+    } else if text_after_close {
+        Quoting::TextAfterClosingQuote
+    } else {
+        Quoting::Clean
+    }
 }
 
 fn trim_line_end(raw: &[u8]) -> &[u8] {
@@ -210,7 +253,8 @@ pub(crate) fn split_rows(
                 continue;
             }
             let line = lines.line_of(row_start);
-            let unterminated = ends_inside_quotes(body, delimiter);
+            let quotes = quoting(body, delimiter);
+            let unterminated = quotes == Quoting::Unterminated;
             let multi_line = body.contains(&b'\n');
 
             let Some(header_names) = &header else {
@@ -228,10 +272,15 @@ pub(crate) fn split_rows(
                 continue;
             };
             let expected = header_names.len();
-            if unterminated || (multi_line && record.len() != expected) {
+            let stray_quote = multi_line && quotes == Quoting::TextAfterClosingQuote;
+            if unterminated || stray_quote || (multi_line && record.len() != expected) {
                 let last_line = lines.line_of(row_start + body.len().saturating_sub(1));
                 let reason = if unterminated {
                     format!("unterminated quoted field (the row runs from line {line} to the end of the file)")
+                } else if stray_quote {
+                    format!(
+                        "unterminated quoted field: the quote opened on line {line} closes on line {last_line} with text after it"
+                    )
                 } else {
                     format!(
                         "unterminated quoted field: the row runs from line {line} to line {last_line} and has {}, header has {expected}",
@@ -285,7 +334,7 @@ fn field_str<'r>(
             let name = layout.names.get(index).map(String::as_str).unwrap_or("");
             RowProblem::new(
                 "row",
-                format!("invalid utf-8 at byte {at} of column {name:?}"),
+                format!("invalid utf-8 at byte {at} of column {}", quoted_str(name)),
             )
         }
     })
@@ -307,7 +356,7 @@ pub(crate) fn convert_record(
     record: &ByteRecord,
     layout: &CsvLayout,
     origin: Origin,
-    max_text_bytes: usize,
+    limits: &RowLimits,
 ) -> Result<Comment, RowProblem> {
     let cells = RowCells {
         text: Cell::Str(field_str(record, layout.text, layout)?),
@@ -323,7 +372,7 @@ pub(crate) fn convert_record(
         let value = field_str(record, *index, layout)?;
         meta.insert(name.clone(), Value::String(value.to_string()));
     }
-    build_comment(&cells, meta, origin, max_text_bytes)
+    build_comment(&cells, meta, origin, limits)
 }
 
 #[cfg(test)]
@@ -332,11 +381,17 @@ mod tests {
 
     #[test]
     fn quote_state() {
-        assert!(!ends_inside_quotes(b"a,\"b,c\",d", b','));
-        assert!(ends_inside_quotes(b"a,\"b,c", b','));
-        assert!(!ends_inside_quotes(b"a,\"b \"\"x\"\" c\"", b','));
-        assert!(!ends_inside_quotes(b"a,5\" screen", b','));
-        assert!(ends_inside_quotes(b"a\t\"open", b'\t'));
+        assert_eq!(quoting(b"a,\"b,c\",d", b','), Quoting::Clean);
+        assert_eq!(quoting(b"a,\"b,c", b','), Quoting::Unterminated);
+        assert_eq!(quoting(b"a,\"b \"\"x\"\" c\"", b','), Quoting::Clean);
+        assert_eq!(quoting(b"a,5\" screen", b','), Quoting::Clean);
+        assert_eq!(quoting(b"a\t\"open", b'\t'), Quoting::Unterminated);
+        assert_eq!(quoting(b"a,\"two\nlines\"\r\n", b','), Quoting::Clean);
+        assert_eq!(
+            quoting(b"a,\"opens\nb,with \"inner\" quotes", b','),
+            Quoting::TextAfterClosingQuote
+        );
+        assert_eq!(quoting(b"a\t\"b\"\tc", b'\t'), Quoting::Clean);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::row::{build_comment, Cell, RowCells, RowProblem};
+use super::row::{build_comment, Cell, RowCells, RowLimits, RowProblem};
 use super::ColumnMap;
 use crate::types::{Comment, Origin};
 
@@ -26,7 +26,7 @@ pub(crate) fn convert_line(
     bytes: &[u8],
     columns: &ColumnMap,
     origin: Origin,
-    max_text_bytes: usize,
+    limits: &RowLimits,
 ) -> Result<Comment, RowProblem> {
     let line = match std::str::from_utf8(bytes) {
         Ok(line) => line,
@@ -65,7 +65,7 @@ pub(crate) fn convert_line(
         lang: cell(&columns.lang),
         rating: cell(&columns.rating),
     };
-    build_comment(&cells, meta, origin, max_text_bytes)
+    build_comment(&cells, meta, origin, limits)
 }
 
 /// The reject for a line with invalid UTF-8: field `text` when the bad bytes are in the text value

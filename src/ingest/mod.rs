@@ -13,6 +13,7 @@
 //! A file that cannot be read, has an unknown extension, or a CSV header without the text column
 //! fails the whole call; a bad row only rejects that row.
 
+mod columns;
 mod csv_input;
 mod jsonl_input;
 mod row;
@@ -20,13 +21,15 @@ mod row;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use chrono::{DateTime, Utc};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::types::{Comment, Origin, Reject};
+use crate::validation::Checks;
 
-use row::RowProblem;
+use row::{RowLimits, RowProblem};
 
 /// Column names (CSV header names, JSONL keys) of the input fields.
 ///
@@ -70,15 +73,32 @@ impl Default for ColumnMap {
 #[serde(default, deny_unknown_fields)]
 pub struct IngestConfig {
     /// Longest accepted comment text in bytes, after trimming; longer rows are rejected.
-    /// 0 means no limit. Default 20000.
+    /// 0 means no limit. Default 1 MiB (1,048,576): a long post is not bad input. The whole text
+    /// is stored and indexed; the encoder reads its first windows (`embed.max_windows`).
     pub max_text_bytes: usize,
+    /// How far past the time of the run a timestamp may lie, in hours (default 24: clocks and time
+    /// zones disagree by up to a day). Later timestamps, and those before 1970-01-01T00:00:00Z,
+    /// are rejected: one mistyped year would stretch the data's span over centuries.
+    pub max_future_hours: f64,
 }
+
+/// Default of [`IngestConfig::max_text_bytes`].
+pub const MAX_TEXT_BYTES: usize = 1 << 20;
 
 impl Default for IngestConfig {
     fn default() -> Self {
         IngestConfig {
-            max_text_bytes: 20_000,
+            max_text_bytes: MAX_TEXT_BYTES,
+            max_future_hours: 24.0,
         }
+    }
+}
+
+impl IngestConfig {
+    /// Records the problems of this section's values.
+    pub fn check_values(&self, checks: &mut Checks) {
+        // Past a century the bound no longer guards anything; the number also has to fit a duration.
+        checks.within("max_future_hours", self.max_future_hours, 0.0, 876_000.0);
     }
 }
 
@@ -160,7 +180,8 @@ fn reject(file: &str, line: u64, problem: RowProblem) -> Reject {
     }
 }
 
-/// Reads `paths` in order and returns their comments, rejected rows and per-file counts.
+/// Reads `paths` in order and returns their comments, rejected rows and per-file counts; the time
+/// of the run is now (see [`ingest_files_at`]).
 ///
 /// Fails with [`Error::Invalid`] for an unknown extension (checked for every path before any file is
 /// read) or a CSV without the text column, and with [`Error::Io`] for a file that cannot be read.
@@ -169,6 +190,20 @@ pub fn ingest_files(
     columns: &ColumnMap,
     config: &IngestConfig,
 ) -> Result<IngestOutput> {
+    ingest_files_at(paths, columns, config, Utc::now())
+}
+
+/// [`ingest_files`] for a run at time `now`: rows dated after `now` plus
+/// [`IngestConfig::max_future_hours`] are rejected. This is the one input of ingest besides the
+/// files and the config: the same rows give the same output as long as none of them is dated that
+/// far ahead of the run.
+pub fn ingest_files_at(
+    paths: &[PathBuf],
+    columns: &ColumnMap,
+    config: &IngestConfig,
+    now: DateTime<Utc>,
+) -> Result<IngestOutput> {
+    let limits = RowLimits::new(config, now);
     let mut formats = Vec::with_capacity(paths.len());
     for path in paths {
         let format = InputFormat::of(path).ok_or_else(|| {
@@ -188,9 +223,9 @@ pub fn ingest_files(
         let bytes = std::fs::read(path).map_err(|source| Error::io(path, source))?;
         let content = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
         let outcomes = match format {
-            InputFormat::Csv => parse_csv(content, b',', &file, columns, config)?,
-            InputFormat::Tsv => parse_csv(content, b'\t', &file, columns, config)?,
-            InputFormat::Jsonl => parse_jsonl(content, &file, columns, config),
+            InputFormat::Csv => parse_csv(content, b',', &file, columns, &limits)?,
+            InputFormat::Tsv => parse_csv(content, b'\t', &file, columns, &limits)?,
+            InputFormat::Jsonl => parse_jsonl(content, &file, columns, &limits),
         };
 
         let mut stats = FileStats {
@@ -256,7 +291,7 @@ fn parse_csv(
     delimiter: u8,
     file: &str,
     columns: &ColumnMap,
-    config: &IngestConfig,
+    limits: &RowLimits,
 ) -> Result<Vec<RowOutcome>> {
     let (layout, rows) = csv_input::split_rows(content, delimiter, columns, file)?;
     let outcomes = rows
@@ -273,7 +308,7 @@ fn parse_csv(
                     file: file.to_string(),
                     line: *line,
                 };
-                match csv_input::convert_record(record, &layout, origin, config.max_text_bytes) {
+                match csv_input::convert_record(record, &layout, origin, limits) {
                     Ok(comment) => RowOutcome::Accepted(comment),
                     Err(problem) => RowOutcome::Rejected(reject(file, *line, problem)),
                 }
@@ -287,7 +322,7 @@ fn parse_jsonl(
     content: &[u8],
     file: &str,
     columns: &ColumnMap,
-    config: &IngestConfig,
+    limits: &RowLimits,
 ) -> Vec<RowOutcome> {
     let lines = jsonl_input::split_lines(content);
     lines
@@ -297,7 +332,7 @@ fn parse_jsonl(
                 file: file.to_string(),
                 line,
             };
-            match jsonl_input::convert_line(bytes, columns, origin, config.max_text_bytes) {
+            match jsonl_input::convert_line(bytes, columns, origin, limits) {
                 Ok(comment) => RowOutcome::Accepted(comment),
                 Err(problem) => RowOutcome::Rejected(reject(file, line, problem)),
             }
@@ -305,5 +340,7 @@ fn parse_jsonl(
         .collect()
 }
 
+#[cfg(test)]
+mod fuzz_tests;
 #[cfg(test)]
 mod tests;

@@ -72,17 +72,75 @@ impl RowProblem {
     }
 }
 
+/// The limits a row is held to.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RowLimits {
+    /// Longest text in bytes (0: no limit).
+    pub(crate) max_text_bytes: usize,
+    /// Latest timestamp accepted: the time of the run plus `ingest.max_future_hours`.
+    pub(crate) latest: DateTime<Utc>,
+    /// `ingest.max_future_hours`, quoted in the reject reason.
+    pub(crate) max_future_hours: f64,
+}
+
+impl RowLimits {
+    /// The limits of `config` for a run at `now`.
+    pub(crate) fn new(config: &super::IngestConfig, now: DateTime<Utc>) -> RowLimits {
+        let hours = config.max_future_hours;
+        // An unchecked config (a library caller) gets the nearest sane bound, never a panic.
+        let seconds = if hours.is_finite() {
+            (hours.clamp(0.0, 876_000.0) * 3600.0).round() as i64
+        } else {
+            0
+        };
+        let latest = now
+            .checked_add_signed(chrono::TimeDelta::seconds(seconds))
+            .unwrap_or(now);
+        RowLimits {
+            max_text_bytes: config.max_text_bytes,
+            latest,
+            max_future_hours: hours,
+        }
+    }
+}
+
+/// Checks that `timestamp` lies in [1970-01-01T00:00:00Z, `limits.latest`]; the error is the
+/// reject reason. Its wording does not contain the time of the run, so that the same rows give the
+/// same reasons.
+pub(crate) fn check_time_bounds(
+    timestamp: DateTime<Utc>,
+    limits: &RowLimits,
+) -> Result<(), String> {
+    let written = timestamp.to_rfc3339_opts(SecondsFormat::AutoSi, true);
+    if timestamp < DateTime::UNIX_EPOCH {
+        return Err(format!(
+            "timestamp {written} is before 1970-01-01T00:00:00Z"
+        ));
+    }
+    if timestamp > limits.latest {
+        return Err(format!(
+            "timestamp {written} is more than {} hours after the time of the run (ingest.max_future_hours)",
+            limits.max_future_hours
+        ));
+    }
+    Ok(())
+}
+
 /// Builds a comment from a row's cells. `meta` holds the row's unmapped fields.
 pub(crate) fn build_comment(
     cells: &RowCells<'_>,
     meta: serde_json::Map<String, Value>,
     origin: Origin,
-    max_text_bytes: usize,
+    limits: &RowLimits,
 ) -> Result<Comment, RowProblem> {
-    let text = parse_text(cells.text, max_text_bytes)?;
+    let text = parse_text(cells.text, limits.max_text_bytes)?;
     let given_id = parse_id(cells.id)?;
-    let timestamp =
-        parse_timestamp(cells.timestamp).map_err(|reason| RowProblem::new("timestamp", reason))?;
+    let timestamp = parse_timestamp(cells.timestamp)
+        .and_then(|timestamp| match timestamp {
+            Some(time) => check_time_bounds(time, limits).map(|()| Some(time)),
+            None => Ok(None),
+        })
+        .map_err(|reason| RowProblem::new("timestamp", reason))?;
     let rating = parse_rating(cells.rating)?;
     let author = parse_optional_string(cells.author, "author")?;
     let source = parse_optional_string(cells.source, "source")?;
@@ -338,7 +396,8 @@ fn quoted_cell(cell: Cell<'_>) -> String {
     }
 }
 
-fn quoted_str(raw: &str) -> String {
+/// `raw` quoted, cut to its first 60 bytes (at a char boundary) with `...` when longer.
+pub(crate) fn quoted_str(raw: &str) -> String {
     let short = prefix_at_char_boundary(raw, MAX_QUOTED_VALUE_BYTES);
     if short.len() < raw.len() {
         format!("{short:?}...")

@@ -163,7 +163,10 @@ fn over_long_text_is_rejected() {
         &dir,
         &format!("1,short,,,,,\n2,{long},,,,,\n3,also short,,,,,\n"),
     );
-    let config = IngestConfig { max_text_bytes: 50 };
+    let config = IngestConfig {
+        max_text_bytes: 50,
+        ..IngestConfig::default()
+    };
     let output = ingest_files(std::slice::from_ref(&path), &ColumnMap::default(), &config).unwrap();
     assert_single_reject(
         &output,
@@ -173,7 +176,10 @@ fn over_long_text_is_rejected() {
         "text is 80 bytes, over the limit of 50 (ingest.max_text_bytes)",
     );
     assert_eq!(ids(&output), ["1", "3"]);
-    let unlimited = IngestConfig { max_text_bytes: 0 };
+    let unlimited = IngestConfig {
+        max_text_bytes: 0,
+        ..IngestConfig::default()
+    };
     let output = ingest_files(&[path], &ColumnMap::default(), &unlimited).unwrap();
     assert_eq!(output.comments.len(), 3);
 }
@@ -290,6 +296,31 @@ fn csv_unterminated_quote_to_end_of_file_keeps_later_rows() {
     let output = ingest(std::slice::from_ref(&path));
     assert_single_reject(&output, &path, 3, "row", "to the end of the file");
     assert_eq!(ids(&output), ["1"]);
+}
+
+#[test]
+fn csv_stray_quote_is_confined_to_its_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rows = String::from("q1,First row,,,,,\n");
+    rows.push_str("q2,\"opens a quote that never closes,,,,,\n");
+    for n in 3..=10 {
+        rows.push_str(&format!("q{n},Good row number {n},,,,,\n"));
+    }
+    rows.push_str("q11,Row with \"inner quotes\" in it,,,,,\n");
+    rows.push_str("q12,\"A quoted field\nover two lines\",,,,,\n");
+    rows.push_str("q13,Last row,,,,,\n");
+    let path = csv_file(&dir, &rows);
+    let output = ingest(std::slice::from_ref(&path));
+    assert_single_reject(&output, &path, 3, "row", "unterminated quoted field");
+    let expected: Vec<String> = [1, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]
+        .iter()
+        .map(|n| format!("q{n}"))
+        .collect();
+    assert_eq!(ids(&output), expected);
+    assert_eq!(output.comments[9].text, "Row with \"inner quotes\" in it");
+    assert_eq!(output.comments[10].text, "A quoted field\nover two lines");
+    assert_eq!(output.comments[11].origin.line, 15);
+    assert_eq!(output.files[0].rows, 13);
 }
 
 #[test]
@@ -436,6 +467,10 @@ fn missing_text_column_unknown_format_and_missing_file_fail_the_call() {
     assert!(message.contains("no_text.csv"), "{message}");
     assert!(message.contains("no column \"text\""), "{message}");
     assert!(message.contains("\"id\", \"body\""), "{message}");
+    assert!(
+        message.contains("column \"body\" looks like it: map it with --text-col \"body\""),
+        "{message}"
+    );
 
     let good = write(&dir, "good.csv", b"id,text\n1,hello\n");
     let unknown = write(&dir, "data.xlsx", b"whatever");
@@ -641,4 +676,125 @@ fn language_detection_on_shared_data() {
         println!("{file}: {right}/{total} detected as {expected:?} ({accuracy:.3})");
         assert!(accuracy > 0.9, "{file}: accuracy {accuracy:.3}");
     }
+}
+
+#[test]
+fn a_huge_header_without_the_text_column_gives_a_short_error() {
+    let dir = tempfile::tempdir().unwrap();
+    // One header line of about 5 MB: 50,000 columns of 100 bytes.
+    let names: Vec<String> = (0..50_000)
+        .map(|i| format!("{}{i:05}", "column_name_".repeat(8)))
+        .collect();
+    let content = format!(
+        "{}\n{}\n",
+        names.join(","),
+        vec!["x"; names.len()].join(",")
+    );
+    let path = write(&dir, "wide.csv", content.as_bytes());
+    let error = ingest_files(&[path], &ColumnMap::default(), &IngestConfig::default()).unwrap_err();
+    let message = error.to_string();
+    assert!(message.len() < 2_500, "{} bytes", message.len());
+    assert!(message.contains("50000 columns"), "{message}");
+    assert!(message.contains("(49980 more)"), "{message}");
+}
+
+fn at(text: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text)
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+#[test]
+fn timestamps_before_1970_or_past_the_run_are_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = csv_file(
+        &dir,
+        "1,ok,2026-03-01T10:00:00Z,,,,\n\
+         2,typo in the year,0026-03-01T10:00:00Z,,,,\n\
+         3,negative seconds,-5,,,,\n\
+         4,the epoch itself,1970-01-01T00:00:00Z,,,,\n\
+         5,within a day,2026-03-11T09:00:00Z,,,,\n\
+         6,too far ahead,2026-03-11T10:00:01Z,,,,\n\
+         7,far future,9999-12-31,,,,\n",
+    );
+    let now = at("2026-03-10T10:00:00Z");
+    let output = ingest_files_at(
+        std::slice::from_ref(&path),
+        &ColumnMap::default(),
+        &IngestConfig::default(),
+        now,
+    )
+    .unwrap();
+    assert_eq!(ids(&output), ["1", "4", "5"]);
+    let rejected: Vec<(u64, &str, &str)> = output
+        .rejects
+        .iter()
+        .map(|r| (r.line, r.field.as_str(), r.reason.as_str()))
+        .collect();
+    assert_eq!(rejected.len(), 4, "{rejected:?}");
+    assert_eq!(
+        rejected[0],
+        (
+            3,
+            "timestamp",
+            "timestamp 0026-03-01T10:00:00Z is before 1970-01-01T00:00:00Z"
+        )
+    );
+    assert_eq!(rejected[1].0, 4);
+    assert!(
+        rejected[1].2.contains("cannot parse \"-5\""),
+        "{:?}",
+        rejected[1]
+    );
+    assert_eq!(
+        rejected[2],
+        (
+            7,
+            "timestamp",
+            "timestamp 2026-03-11T10:00:01Z is more than 24 hours after the time of the run (ingest.max_future_hours)"
+        )
+    );
+    assert_eq!(rejected[3].0, 8);
+
+    // JSON numbers: negative unix seconds are before 1970.
+    let path = write(
+        &dir,
+        "in.jsonl",
+        b"{\"id\":\"n\",\"text\":\"x\",\"timestamp\":-86400}\n{\"id\":\"z\",\"text\":\"y\",\"timestamp\":0}\n",
+    );
+    let output = ingest_files_at(
+        &[path],
+        &ColumnMap::default(),
+        &IngestConfig::default(),
+        now,
+    )
+    .unwrap();
+    assert_eq!(ids(&output), ["z"]);
+    assert!(
+        output.rejects[0].reason.contains("before 1970"),
+        "{:?}",
+        output.rejects
+    );
+
+    // A wider allowance lets the future row in.
+    let config = IngestConfig {
+        max_future_hours: 48.0,
+        ..IngestConfig::default()
+    };
+    let path = csv_file(&dir, "6,too far ahead,2026-03-11T10:00:01Z,,,,\n");
+    let output = ingest_files_at(&[path], &ColumnMap::default(), &config, now).unwrap();
+    assert_eq!(ids(&output), ["6"]);
+}
+
+#[test]
+fn long_texts_up_to_a_mebibyte_are_accepted_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = "A long post about the update. ".repeat(2_000);
+    let too_long = "x".repeat(MAX_TEXT_BYTES + 1);
+    let content = format!("id,text\n61k,{long}\nhuge,{too_long}\n");
+    let path = write(&dir, "long.csv", content.as_bytes());
+    let output = ingest(std::slice::from_ref(&path));
+    assert_eq!(ids(&output), ["61k"]);
+    assert_eq!(output.comments[0].text, long.trim());
+    assert_single_reject(&output, &path, 3, "text", "over the limit of 1048576");
 }

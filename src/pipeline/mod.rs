@@ -68,6 +68,9 @@ pub struct AnalyzeSummary {
     pub duplicates: u64,
     /// Comments newly encoded (the rest came from the embedding cache).
     pub encoded: u64,
+    /// Comments encoded in this run that were longer than the encoder's windows
+    /// (`embed.max_windows`): encoded from their head only, stored and indexed whole.
+    pub cut_texts: u64,
     /// Topics with at least one comment.
     pub topics: u64,
     /// Comments left without a topic.
@@ -239,6 +242,7 @@ pub fn analyze(
             without_timestamp: enriched.iter().filter(|c| c.timestamp.is_none()).count() as u64,
             duplicates: enriched.iter().filter(|c| c.duplicate_of.is_some()).count() as u64,
             encoded: 0,
+            cut_texts: 0,
             topics: topics.len() as u64,
             unassigned: enriched.iter().filter(|c| c.topic.is_none()).count() as u64,
             signals: signals.len() as u64,
@@ -271,6 +275,7 @@ pub fn analyze(
     })?;
     bar.finish_and_clear();
     let encoded_comments = (cache.len() - cached_before) as u64;
+    let cut_texts = encoder.cut_texts() as u64;
 
     // Sentences of multi-sentence comments: encoded by the topic encoder too, so each can count
     // for the topic nearest to it.
@@ -495,6 +500,7 @@ pub fn analyze(
         without_timestamp,
         duplicates: duplicate_of.iter().filter(|d| d.is_some()).count() as u64,
         encoded,
+        cut_texts,
         topics: clustered
             .topics
             .iter()

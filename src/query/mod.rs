@@ -7,7 +7,14 @@
 //! each with its own analyzer, so an English word is stemmed the English way for English comments and
 //! a German word the German way for German comments. Terms are combined with AND unless the query
 //! says otherwise (`battery OR akku`). Filters are added as non-scoring must-clauses, so they never
-//! change the order of the hits. Hits are ordered by score, ties by id ascending.
+//! change the order of the hits. Hits are ordered by score, ties by id ascending. Query length and
+//! nesting are bounded and the number of hits clamped (`limits.rs`).
+
+#[cfg(test)]
+mod fuzz_tests;
+mod limits;
+
+pub use limits::{MAX_HITS, MAX_QUERY_BYTES, MAX_QUERY_DEPTH};
 
 use std::cmp::Reverse;
 use std::ops::Bound;
@@ -46,7 +53,7 @@ pub struct SearchQuery {
     pub topic: Option<TopicId>,
     /// Only comments in this language.
     pub lang: Option<Lang>,
-    /// Most hits to return.
+    /// Most hits to return (clamped to the number of comments and to [`MAX_HITS`]).
     pub limit: usize,
 }
 
@@ -106,14 +113,15 @@ pub fn search(dir: &Path, query: &SearchQuery) -> Result<SearchResults> {
     let parsed = build_query(&index, &fields, query)?;
     let reader = index.reader()?;
     let searcher = reader.searcher();
-    if query.limit == 0 {
+    let limit = limits::hits_to_collect(query.limit, searcher.num_docs());
+    if limit == 0 {
         let total = searcher.search(&parsed, &Count)?;
         return Ok(SearchResults {
             total,
             hits: Vec::new(),
         });
     }
-    let top_docs = TopDocs::with_limit(query.limit).tweak_score(IdTieBreak);
+    let top_docs = TopDocs::with_limit(limit).tweak_score(IdTieBreak);
     let (total, top) = searcher.search(&parsed, &(Count, top_docs))?;
     let mut hits = Vec::with_capacity(top.len());
     for ((score, _), address) in top {
@@ -129,16 +137,7 @@ fn build_query(
     query: &SearchQuery,
 ) -> Result<Box<dyn Query>> {
     let text = query.query.trim();
-    let text_query: Box<dyn Query> = if text.is_empty() || text == "*" {
-        Box::new(AllQuery)
-    } else {
-        let mut parser = QueryParser::for_index(
-            index,
-            vec![fields.text_en, fields.text_de, fields.text_other],
-        );
-        parser.set_conjunction_by_default();
-        parser.parse_query(text)?
-    };
+    let text_query = parse_text_query(index, fields, text)?;
     let mut filters: Vec<Box<dyn Query>> = Vec::new();
     if query.from.is_some() || query.to.is_some() {
         let date_term = |time: DateTime<Utc>| {
@@ -180,6 +179,21 @@ fn build_query(
         clauses.push((Occur::Must, Box::new(ConstScoreQuery::new(filter, 0.0))));
     }
     Ok(Box::new(BooleanQuery::new(clauses)))
+}
+
+/// Parses query text (trimmed) against the language fields: empty or `*` matches everything; text
+/// past the bounds of `limits.rs` is refused before it reaches the parser.
+fn parse_text_query(index: &tantivy::Index, fields: &Fields, text: &str) -> Result<Box<dyn Query>> {
+    if text.is_empty() || text == "*" {
+        return Ok(Box::new(AllQuery));
+    }
+    limits::check_query_text(text)?;
+    let mut parser = QueryParser::for_index(
+        index,
+        vec![fields.text_en, fields.text_de, fields.text_other],
+    );
+    parser.set_conjunction_by_default();
+    Ok(parser.parse_query(text)?)
 }
 
 fn load_hit(

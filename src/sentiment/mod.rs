@@ -39,6 +39,11 @@ pub struct SentimentConfig {
     /// Score the sentences of multi-sentence comments (encoding them costs about half the
     /// encoder's time again); `false` scores whole comments only.
     pub sentences: bool,
+    /// Most sentences of one comment scored one by one (0: no limit); the rest of a longer
+    /// comment counts through the whole comment's score only, as the encoder reads only a long
+    /// text's first windows. 32 sentences hold more than the 512 word pieces of the encoder's four
+    /// default windows.
+    pub max_sentences: usize,
     /// How the sentences of a comment are weighted: `polarity` (length times `1 − P(neutral)`) or
     /// `length`.
     pub weighting: sentences::SentenceWeighting,
@@ -54,13 +59,27 @@ impl Default for SentimentConfig {
             head: format!("{}/head.json", crate::models::SENTIMENT_MODEL),
             whole_weight: 0.5,
             sentences: true,
+            max_sentences: MAX_SENTENCES,
             weighting: sentences::SentenceWeighting::Polarity,
             calibration: format!("{}-calibration.json", crate::models::SENTIMENT_MODEL),
         }
     }
 }
 
+/// Default of [`SentimentConfig::max_sentences`].
+pub const MAX_SENTENCES: usize = 32;
+
 impl SentimentConfig {
+    /// Records the problems of this section's values.
+    pub fn check_values(&self, checks: &mut crate::validation::Checks) {
+        checks.require(
+            !self.head.trim().is_empty(),
+            "head",
+            "must name the head's file",
+        );
+        checks.share("whole_weight", f64::from(self.whole_weight));
+    }
+
     /// The encoder settings of the sentiment model: `embed`'s, with this model.
     pub fn encoder_config(&self, embed: &EmbedConfig) -> EmbedConfig {
         if self.model.is_empty() {

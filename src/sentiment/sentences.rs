@@ -19,7 +19,7 @@ use super::calibrate::{Calibration, LanguageCalibration};
 use super::{sentiment_from_probabilities, SentimentConfig, SentimentHead};
 use crate::embed::{embed_cached, EmbeddingCache, Encoder};
 use crate::error::Result;
-use crate::text::split_sentences;
+use crate::text::split_sentences_at_most;
 use crate::types::{Lang, SentenceSentiment, Sentiment};
 
 /// The sentiment of one comment.
@@ -94,7 +94,8 @@ pub struct Scorer<'a> {
 }
 
 /// The sentence spans of each text as the sentiment stage uses them: empty for every text when
-/// `config.sentences` is off (whole comments only), otherwise [`split_sentences`].
+/// `config.sentences` is off (whole comments only), otherwise the first `config.max_sentences`
+/// sentences ([`split_sentences_at_most`]).
 pub fn sentence_spans(
     config: &SentimentConfig,
     texts: &[&str],
@@ -106,7 +107,7 @@ pub fn sentence_spans(
     texts
         .par_iter()
         .zip(langs)
-        .map(|(text, &lang)| split_sentences(text, lang))
+        .map(|(text, &lang)| split_sentences_at_most(text, lang, config.max_sentences))
         .collect()
 }
 
@@ -212,6 +213,22 @@ mod tests {
     use super::*;
     use crate::embed::EmbedConfig;
     use crate::types::SentimentLabel::{self, Negative, Neutral, Positive};
+
+    #[test]
+    fn sentences_per_comment_are_capped() {
+        let text = "One thing. Two things. Three things. Four things.";
+        let capped = SentimentConfig {
+            max_sentences: 2,
+            ..SentimentConfig::default()
+        };
+        let spans = sentence_spans(&capped, &[text], &[Lang::En]);
+        assert_eq!(spans[0], vec![0..10, 11..22]);
+        let unlimited = SentimentConfig {
+            max_sentences: 0,
+            ..SentimentConfig::default()
+        };
+        assert_eq!(sentence_spans(&unlimited, &[text], &[Lang::En])[0].len(), 4);
+    }
 
     /// Clear-cut sentences of customer feedback in both languages, with the label any reader gives.
     const FROZEN: &[(&str, Lang, SentimentLabel)] = &[

@@ -12,7 +12,7 @@ use crate::types::Lang;
 
 mod sentences;
 
-pub use sentences::split_sentences;
+pub use sentences::{split_sentences, split_sentences_at_most};
 
 static STOP_EN: OnceLock<HashSet<&'static str>> = OnceLock::new();
 static STOP_DE: OnceLock<HashSet<&'static str>> = OnceLock::new();

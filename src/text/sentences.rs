@@ -1,7 +1,8 @@
 //! Sentence splitting for English and German comments, by rule.
 //!
 //! In: a comment and its [`Lang`]. Out: the byte ranges of its sentences, in order, trimmed of
-//! surrounding whitespace; together they cover every non-space character of the text.
+//! surrounding whitespace; together they cover every non-space character of the text (of its head
+//! only, when [`split_sentences_at_most`] caps the number).
 //!
 //! A sentence ends at a line break, or after a run of `.`, `!`, `?` or `…` (closing quotes and
 //! brackets included) that is followed by whitespace and then something that can start a sentence
@@ -32,11 +33,22 @@ const ABBREVIATIONS: &[&str] = &[
 
 /// The byte ranges of the sentences of `text`.
 pub fn split_sentences(text: &str, lang: Lang) -> Vec<Range<usize>> {
+    split_sentences_at_most(text, lang, 0)
+}
+
+/// The byte ranges of the first `max_sentences` sentences of `text` (0: all of them); splitting
+/// stops there, so a very long text costs no more than its head.
+pub fn split_sentences_at_most(text: &str, lang: Lang, max_sentences: usize) -> Vec<Range<usize>> {
     let mut sentences = Vec::new();
     let mut start = 0;
     let chars: Vec<(usize, char)> = text.char_indices().collect();
     let mut index = 0;
+    let full =
+        |sentences: &Vec<Range<usize>>| max_sentences > 0 && sentences.len() >= max_sentences;
     while index < chars.len() {
+        if full(&sentences) {
+            return sentences;
+        }
         let (offset, c) = chars[index];
         if c == '\n' || c == '\r' {
             push_trimmed(text, start..offset, &mut sentences);
@@ -73,7 +85,9 @@ pub fn split_sentences(text: &str, lang: Lang) -> Vec<Range<usize>> {
         }
         index = end + 1;
     }
-    push_trimmed(text, start..text.len(), &mut sentences);
+    if !full(&sentences) {
+        push_trimmed(text, start..text.len(), &mut sentences);
+    }
     sentences
 }
 
@@ -124,6 +138,26 @@ fn push_trimmed(text: &str, range: Range<usize>, out: &mut Vec<Range<usize>>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn at_most_keeps_the_first_sentences() {
+        let text = "One. Two! Three? Four.\nFive";
+        let all = split_sentences(text, Lang::En);
+        assert_eq!(all.len(), 5);
+        assert_eq!(split_sentences_at_most(text, Lang::En, 0), all);
+        assert_eq!(
+            split_sentences_at_most(text, Lang::En, 2),
+            all[..2].to_vec()
+        );
+        assert_eq!(
+            split_sentences_at_most(text, Lang::En, 4),
+            all[..4].to_vec()
+        );
+        assert_eq!(split_sentences_at_most(text, Lang::En, 5), all);
+        assert_eq!(split_sentences_at_most(text, Lang::En, 9), all);
+        let long = "Short sentence here. ".repeat(10_000);
+        assert_eq!(split_sentences_at_most(&long, Lang::En, 32).len(), 32);
+    }
 
     fn split(text: &str, lang: Lang) -> Vec<&str> {
         split_sentences(text, lang)

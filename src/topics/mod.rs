@@ -46,6 +46,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::types::{Lang, SentimentCounts, SentimentLabel, Topic, TopicId, TopicKind};
+use crate::validation::Checks;
 pub use epochs::{cluster_epochs, plan_epochs, EpochPlan};
 use kmeans::{dot, member_sums, nearest, normalize_into, Matrix};
 pub use lineage::{TopicEvent, TopicEventKind};
@@ -130,6 +131,38 @@ impl Default for TopicsConfig {
             epoch_hours: 24.0,
             max_epoch_steps: 120,
         }
+    }
+}
+
+impl TopicsConfig {
+    /// Records the problems of this section's values.
+    pub fn check_values(&self, checks: &mut Checks) {
+        if let Some(clusters) = self.clusters {
+            checks.at_least("clusters", clusters, 1);
+        }
+        checks.at_least("silhouette_sample", self.silhouette_sample, 2);
+        checks.at_least("max_clusters", self.max_clusters, 1);
+        if self.reduce_dims > 0 {
+            checks.at_least("reduce_neighbors", self.reduce_neighbors, 2);
+            checks.at_least("reduce_sample", self.reduce_sample, 2);
+        }
+        checks.cosine("merge_similarity", self.merge_similarity);
+        checks.cosine("theme_similarity", self.theme_similarity);
+        checks.at_least("min_topic_size", self.min_topic_size, 1);
+        checks.cosine("min_similarity", self.min_similarity);
+        checks.cosine("sentence_min_similarity", self.sentence_min_similarity);
+        checks.cosine("assign_similarity", self.assign_similarity);
+        checks.at_least("max_iterations", self.max_iterations, 1);
+        // 0 is documented (no epochs); otherwise at least an hour, at most a year.
+        let epoch_hours = self.epoch_hours;
+        checks.require(
+            epoch_hours == 0.0 || (1.0..=8_784.0).contains(&epoch_hours),
+            "epoch_hours",
+            format!(
+                "must be 0 (no epochs) or a number of hours from 1 to 8784 (got {epoch_hours})"
+            ),
+        );
+        checks.at_least("max_epoch_steps", self.max_epoch_steps, 1);
     }
 }
 

@@ -31,6 +31,7 @@ use rayon::prelude::*;
 use crate::error::{Error, Result};
 use crate::text::{content_terms, strip_links, LangStemmer};
 use crate::types::{Lang, SentimentCounts, SentimentLabel, Signal, Topic, TopicId};
+use crate::validation::Checks;
 
 use series::{Episode, Scale, ScanSettings, Unit};
 
@@ -366,23 +367,51 @@ fn prepare(docs: &[TrendDoc], config: &TrendsConfig) -> Result<Prepared> {
     })
 }
 
-fn validate(config: &TrendsConfig) -> Result<()> {
-    let problem = if config.window_buckets == 0 {
-        Some("window_buckets must be at least 1")
-    } else if config.half_life_buckets <= 0.0 || config.slow_half_life_buckets <= 0.0 {
-        Some("half_life_buckets and slow_half_life_buckets must be positive")
-    } else if config.beta <= 0.0 || config.sentiment_beta <= 0.0 {
-        Some("beta and sentiment_beta must be positive")
-    } else if config.persistence == 0 {
-        Some("persistence must be at least 1")
-    } else if config.close_after_buckets == 0 {
-        Some("close_after_buckets must be at least 1")
-    } else {
-        None
-    };
-    match problem {
-        Some(message) => Err(Error::Invalid(format!("trends config: {message}"))),
-        None => Ok(()),
+impl TrendsConfig {
+    /// Records the problems of this section's values.
+    pub fn check_values(&self, checks: &mut Checks) {
+        if let Some(bucket) = &self.bucket {
+            if let Err(error) = parse_bucket(bucket) {
+                checks.require(false, "bucket", error);
+            }
+        }
+        checks.positive("auto_daily_after_days", self.auto_daily_after_days);
+        checks.at_least("window_buckets", self.window_buckets, 1);
+        checks.positive("half_life_buckets", self.half_life_buckets);
+        checks.positive("slow_half_life_buckets", self.slow_half_life_buckets);
+        checks.positive("slow_z_threshold", self.slow_z_threshold);
+        checks.positive("z_threshold", self.z_threshold);
+        checks.positive("beta", self.beta);
+        checks.non_negative("prior_count", self.prior_count);
+        checks.non_negative("min_lift", self.min_lift);
+        checks.non_negative("sentiment_min_lift", self.sentiment_min_lift);
+        checks.at_least("persistence", self.persistence, 1);
+        checks.share("min_outside_peak_share", self.min_outside_peak_share);
+        checks.finite("close_z", self.close_z);
+        checks.at_least("close_after_buckets", self.close_after_buckets, 1);
+        checks.positive("sentiment_z_threshold", self.sentiment_z_threshold);
+        checks.positive("sentiment_beta", self.sentiment_beta);
+        checks.require(
+            self.near_dup_max_hamming <= 64,
+            "near_dup_max_hamming",
+            format!(
+                "must be at most 64, the bits of a hash (got {})",
+                self.near_dup_max_hamming
+            ),
+        );
+        checks.share("merge_jaccard", self.merge_jaccard);
+        checks.share("merge_containment", self.merge_containment);
+        checks.share("merge_cosine", self.merge_cosine);
+        checks.non_negative("merge_hours", self.merge_hours);
+        checks.non_negative("cotrend_hours", self.cotrend_hours);
+        checks.share("cotrend_cosine", self.cotrend_cosine);
+    }
+
+    /// Checks this section alone (see [`crate::Config::validate`] for the whole config).
+    pub fn validate(&self) -> Result<()> {
+        let mut checks = Checks::new("trends");
+        self.check_values(&mut checks);
+        checks.into_result()
     }
 }
 
@@ -450,7 +479,7 @@ struct ItemData {
 
 /// Detects emerging trends in `docs`.
 pub fn detect(docs: &[TrendDoc], topics: &[Topic], config: &TrendsConfig) -> Result<TrendsOutput> {
-    validate(config)?;
+    config.validate()?;
     let prepared = prepare(docs, config)?;
     let buckets = prepared.buckets;
     if buckets == 0 {
