@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use xsignal::types::Signal;
+use xsignal::types::{Signal, SignalKind, Topic, TopicId};
 use xsignal::workspace::{read_jsonl, Workspace};
 
 use super::output::printable;
@@ -39,6 +39,13 @@ pub fn run(args: &Args) -> CliResult {
         print(&(serde_json::to_string_pretty(signal)? + "\n"))?;
         return Ok(EXIT_OK);
     }
+    let topics: Vec<Topic> = read_jsonl(&workspace.path("topics.jsonl"))?;
+    let label_of = |id: TopicId| {
+        topics.iter().find(|topic| topic.id == id).map_or_else(
+            || format!("topic {id}"),
+            |topic| printable(&topic.label).into_owned(),
+        )
+    };
     let mut out = String::new();
     if !args.json && signals.is_empty() {
         out.push_str("no signals\n");
@@ -47,21 +54,45 @@ pub fn run(args: &Args) -> CliResult {
         if args.json {
             out.push_str(&serde_json::to_string(signal)?);
             out.push('\n');
-        } else {
-            out.push_str(&format!(
-                "{}  {:<15} score {:>6.1}  observed {:>7.2} vs {:.2}±{:.2}  authors {:>4}  dup ignored {:>4}  {}\n    id {}\n",
-                signal.first_flagged.format("%Y-%m-%d %H:%M"),
-                format!("{:?}", signal.kind),
-                signal.score,
-                signal.observed,
-                signal.baseline_mean,
-                signal.baseline_std,
-                signal.distinct_authors,
-                signal.duplicates_ignored,
-                printable(&signal.label),
-                printable(&signal.id)
-            ));
+            continue;
         }
+        let about = match (signal.topic, signal.theme) {
+            (Some(topic), Some(theme)) if theme != topic => format!(
+                "  (topic {topic} \"{}\", theme {theme} \"{}\")",
+                label_of(topic),
+                label_of(theme)
+            ),
+            (Some(topic), _) => format!("  (topic {topic} \"{}\")", label_of(topic)),
+            (None, _) => String::new(),
+        };
+        // What `observed` counts: distinct texts in the window, or the negative share for a
+        // sentiment shift.
+        let window = if signal.kind == SignalKind::SentimentShift {
+            format!(
+                "negative share {:.2}, baseline {:.2} ± {:.2}",
+                signal.observed, signal.baseline_mean, signal.baseline_std
+            )
+        } else {
+            format!(
+                "{:.0} distinct texts, baseline {:.2} ± {:.2}",
+                signal.observed, signal.baseline_mean, signal.baseline_std
+            )
+        };
+        out.push_str(&format!(
+            "{}  {:?}  {}{}\n    this window ({} to {}): {}, score {:.1}\n    in all: {} comments listed, {} distinct authors, {} copies ignored\n    id {}\n",
+            signal.first_flagged.format("%Y-%m-%d %H:%M"),
+            signal.kind,
+            printable(&signal.label),
+            about,
+            signal.window.start.format("%Y-%m-%d %H:%M"),
+            signal.window.end.format("%Y-%m-%d %H:%M"),
+            window,
+            signal.score,
+            signal.comment_ids.len(),
+            signal.distinct_authors,
+            signal.duplicates_ignored,
+            printable(&signal.id)
+        ));
     }
     print(&out)?;
     Ok(EXIT_OK)

@@ -68,16 +68,19 @@ pub fn report(
     } else {
         let _ = writeln!(
             out,
-            "| first flagged | kind | label | observed | baseline mean ± std | score | authors | duplicates ignored | comments |"
+            "| first flagged | kind | label | topic | this window: observed | baseline mean ± std | score | authors (all) | duplicates ignored | comments (all) |"
         );
-        let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|");
+        let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|");
         for signal in signals {
             let _ = writeln!(
                 out,
-                "| {} | {:?} | {} | {:.2} | {:.2} ± {:.2} | {:.1} | {} | {} | {} |",
+                "| {} | {:?} | {} | {} | {:.2} | {:.2} ± {:.2} | {:.1} | {} | {} | {} |",
                 signal.first_flagged.format("%Y-%m-%d %H:%M"),
                 signal.kind,
                 signal.label.replace('|', "/"),
+                signal
+                    .topic
+                    .map_or_else(String::new, |topic| topic.to_string()),
                 signal.observed,
                 signal.baseline_mean,
                 signal.baseline_std,
@@ -89,7 +92,9 @@ pub fn report(
         }
         let _ = writeln!(
             out,
-            "\nEvery signal's evidence is in `signals.jsonl` (`xsignal trends --explain ID`).\n"
+            "\n`observed` counts the distinct texts in the signal's window (a sentiment shift: the \
+             negative share there); authors and comments count the whole signal. Every signal's \
+             evidence is in `signals.jsonl` (`xsignal trends --explain ID`).\n"
         );
     }
 
