@@ -18,6 +18,7 @@ pub mod pipeline;
 pub mod query;
 pub mod rng;
 pub mod sentiment;
+pub mod summary;
 pub mod text;
 pub mod topics;
 pub mod trends;

