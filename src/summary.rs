@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 use crate::ingest::FileStats;
+use crate::privacy::RedactionCounts;
 
 /// Seconds spent and items handled per step.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -28,6 +29,8 @@ pub struct AnalyzeSummary {
     pub added: u64,
     /// Rows whose id was already in the workspace with the same content (nothing changed).
     pub already_present: u64,
+    /// Personal data replaced by placeholders in the rows read in this run, per kind.
+    pub redactions: RedactionCounts,
     /// Rows rejected in this run.
     pub rejected: u64,
     /// Comments in the workspace after the run.
@@ -51,4 +54,18 @@ pub struct AnalyzeSummary {
     pub unchanged: bool,
     /// Time per step.
     pub timings: Vec<StageTiming>,
+}
+
+impl AnalyzeSummary {
+    /// The redactions per kind as text, e.g. `email 3, name 12`, or `none`.
+    pub fn redactions_text(&self) -> String {
+        if self.redactions.is_empty() {
+            return "none".to_string();
+        }
+        self.redactions
+            .iter()
+            .map(|(kind, count)| format!("{} {count}", kind.name()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }

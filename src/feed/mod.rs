@@ -47,6 +47,11 @@ pub fn report(
     );
     let _ = writeln!(
         out,
+        "- personal data replaced in this run's rows: {} (`[privacy] redact`); authors are pseudonymised",
+        summary.redactions_text()
+    );
+    let _ = writeln!(
+        out,
         "- {} comments encoded in this run, the rest from the embedding cache\n",
         summary.encoded
     );

@@ -424,11 +424,7 @@ pub fn sha256_file(path: &Path) -> Result<String> {
         }
         hasher.update(&buffer[..read]);
     }
-    Ok(hex(&hasher.finalize()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+    Ok(crate::hex::encode(&hasher.finalize()))
 }
 
 /// True when every file of `package` is in `models_dir` with the right checksum.

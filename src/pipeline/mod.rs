@@ -14,6 +14,7 @@ use crate::embed::{self, EmbeddingCache, Encoder};
 use crate::error::{Error, Result};
 use crate::feed::lifecycle::FeedEvent;
 use crate::ingest::{self, ColumnMap, IngestOutput};
+use crate::privacy;
 use crate::sentiment;
 use crate::summary::{AnalyzeSummary, StageTiming};
 use crate::text::normalize_for_dedup;
@@ -131,12 +132,22 @@ pub fn analyze(
     let state_path = workspace.path("topic_state.json");
     let previous = read_topic_state(&state_path, &encoder_fingerprint)?;
 
-    let ingested = timer.time_counted(
+    let pseudonym_key = privacy::PseudonymKey::load(workspace.root())?;
+    let mut ingested = timer.time_counted(
         "ingest",
         || ingest::ingest_files(&options.files, &options.columns, &config.ingest),
         IngestOutput::rows_read,
     )?;
     let rows_read = ingested.rows_read();
+    // Nothing is stored before personal data is redacted and authors are pseudonymised.
+    let redactor = privacy::Redactor::new(&config.privacy.redact);
+    let redactions = timer.time("redact", rows_read, || {
+        Ok(privacy::protect(
+            &mut ingested.comments,
+            &redactor,
+            &pseudonym_key,
+        ))
+    })?;
 
     let mut stored = workspace.load_store()?;
     let known: HashMap<&str, usize> = stored
@@ -185,6 +196,7 @@ pub fn analyze(
             rows_read,
             added,
             already_present,
+            redactions,
             rejected: rejects.this_run,
             total_comments: enriched.len() as u64,
             without_timestamp: enriched.iter().filter(|c| c.timestamp.is_none()).count() as u64,
@@ -435,6 +447,7 @@ pub fn analyze(
         rows_read,
         added,
         already_present,
+        redactions,
         rejected: rejects.this_run,
         total_comments: total,
         without_timestamp,
