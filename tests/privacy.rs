@@ -169,7 +169,7 @@ fn personal_data_never_reaches_the_workspace_or_the_logs() {
     let report = std::fs::read_to_string(workspace.join("report.md")).unwrap();
     assert!(
         report.contains(
-            "personal data replaced in this run's rows: email 6, iban 6, name 6, phone 6"
+            "personal data replaced in this run's rows: email 6, phone 6, iban 6, name 6"
         ),
         "{report}"
     );
