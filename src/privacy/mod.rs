@@ -5,7 +5,7 @@
 //! In: ingested [`Comment`]s, the `[privacy]` config and the workspace's pseudonym key. Out: the
 //! same comments with their text (and string metadata) redacted, each finding replaced by a typed
 //! placeholder (`[EMAIL]`, `[PHONE]`, `[IBAN]`, `[CARD]`, `[IP]`, `[URL]`, `[HANDLE]`, `[NAME]`;
-//! [`redact`]), their author id replaced by a keyed hash ([`pseudonym`]), and the number of
+//! [`Redactor`]), their author id replaced by a keyed hash ([`PseudonymKey`]), and the number of
 //! redactions per kind. This module owns the redaction patterns and validators, the first-name
 //! gazetteer (`first_names.txt`, checked against `PROVENANCE.md`) and the key file
 //! `privacy.key`.
