@@ -34,6 +34,9 @@ pub struct Config {
     /// Trend detection settings.
     #[serde(default)]
     pub trends: crate::trends::TrendsConfig,
+    /// Personal-data settings (redaction before storing).
+    #[serde(default)]
+    pub privacy: crate::privacy::PrivacyConfig,
 }
 
 impl Default for Config {
@@ -45,6 +48,7 @@ impl Default for Config {
             sentiment: Default::default(),
             topics: Default::default(),
             trends: Default::default(),
+            privacy: Default::default(),
         }
     }
 }

@@ -13,13 +13,16 @@ pub mod eval;
 pub mod feed;
 #[cfg(test)]
 mod fuzz;
+pub mod hex;
 pub mod index;
 pub mod ingest;
 pub mod models;
 pub mod pipeline;
+pub mod privacy;
 pub mod query;
 pub mod rng;
 pub mod sentiment;
+pub mod summary;
 pub mod text;
 pub mod topics;
 pub mod trends;

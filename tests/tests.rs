@@ -4,4 +4,5 @@ mod cli;
 mod common;
 mod nasty;
 mod pipeline;
+mod privacy;
 mod requests;

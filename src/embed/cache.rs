@@ -1,21 +1,42 @@
 //! A content-addressed embedding cache kept in the workspace, so a rerun does not re-encode.
 //!
-//! File layout (`embeddings.bin`): the magic `XSEMB1\n`, a little-endian u32 width, then records of a
-//! 32-byte key (sha256 of the encoder fingerprint and the text) followed by `width` little-endian f32.
-//! New records are appended; a truncated tail record (an interrupted run) is ignored.
+//! File layout (`embeddings.bin`): the magic `XSEMB2\n`, a little-endian u32 width, then records of a
+//! 32-byte key (sha256 of the encoder fingerprint and the text), `width` little-endian f32 and the
+//! little-endian xxh3-64 checksum of key and vector. New records are appended.
+//!
+//! The cache heals itself: the file is streamed record by record (never held in memory beside the
+//! vectors); a record whose checksum fails is skipped; a torn tail (an interrupted write) is cut off
+//! before the next append, so later records stay aligned. A file with a corrupt record, or in the
+//! checksum-less format `XSEMB1` (whose records are read and kept), is rewritten whole on the next
+//! flush (a temporary file renamed over it).
 
 use std::collections::HashMap;
-use std::io::{BufWriter, Read, Write};
+use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
+use xxhash_rust::xxh3::xxh3_64;
 
 use crate::error::{Error, Result};
 
-const MAGIC: &[u8; 7] = b"XSEMB1\n";
+const MAGIC: &[u8; 7] = b"XSEMB2\n";
+/// The format before records carried a checksum.
+const MAGIC_V1: &[u8; 7] = b"XSEMB1\n";
+const HEADER_LEN: u64 = 11;
+const CHECKSUM_LEN: usize = 8;
 
 /// Key of one cached embedding.
 pub type CacheKey = [u8; 32];
+
+/// How the file on disk relates to the records in memory.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum OnDisk {
+    /// No usable file: the next flush writes it whole.
+    Rewrite,
+    /// The file's first `valid_len` bytes are intact records; anything after them is cut off
+    /// before appending.
+    Append { valid_len: u64, file_len: u64 },
+}
 
 /// Embeddings by content hash, loaded in memory, appended to disk.
 pub struct EmbeddingCache {
@@ -24,6 +45,26 @@ pub struct EmbeddingCache {
     index: HashMap<CacheKey, usize>,
     vectors: Vec<f32>,
     pending: Vec<(CacheKey, usize)>,
+    on_disk: OnDisk,
+}
+
+/// The checksum stored after a record's key and vector bytes.
+fn record_checksum(record_body: &[u8]) -> [u8; CHECKSUM_LEN] {
+    xxh3_64(record_body).to_le_bytes()
+}
+
+/// Reads as many bytes as are there, up to `buffer.len()` (a short count means end of file).
+fn read_full(reader: &mut impl Read, buffer: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buffer.len() {
+        match reader.read(&mut buffer[filled..]) {
+            Ok(0) => break,
+            Ok(count) => filled += count,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(filled)
 }
 
 impl EmbeddingCache {
@@ -37,7 +78,7 @@ impl EmbeddingCache {
     }
 
     /// Opens the cache at `path` for vectors of width `dim` (an absent file is an empty cache; a file
-    /// of another width is ignored and will be rewritten).
+    /// of another width or an unknown format is ignored and will be rewritten).
     pub fn open(path: &Path, dim: usize) -> Result<EmbeddingCache> {
         let mut cache = EmbeddingCache {
             path: path.to_path_buf(),
@@ -45,37 +86,74 @@ impl EmbeddingCache {
             index: HashMap::new(),
             vectors: Vec::new(),
             pending: Vec::new(),
+            on_disk: OnDisk::Rewrite,
         };
-        let mut bytes = Vec::new();
-        match std::fs::File::open(path) {
-            Ok(mut file) => {
-                file.read_to_end(&mut bytes)
-                    .map_err(|source| Error::io(path, source))?;
-            }
+        let file = match std::fs::File::open(path) {
+            Ok(file) => file,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(cache),
             Err(source) => return Err(Error::io(path, source)),
-        }
-        if bytes.len() < MAGIC.len() + 4 || &bytes[..MAGIC.len()] != MAGIC {
+        };
+        let read_error = |source| Error::io(path, source);
+        let file_len = file.metadata().map_err(read_error)?.len();
+        let mut reader = BufReader::with_capacity(1 << 16, file);
+        let mut header = [0u8; HEADER_LEN as usize];
+        if read_full(&mut reader, &mut header).map_err(read_error)? < header.len() {
             return Ok(cache);
         }
-        let stored_dim = u32::from_le_bytes(bytes[7..11].try_into().expect("4 bytes")) as usize;
+        let checksummed = match &header[..MAGIC.len()] {
+            magic if magic == MAGIC => true,
+            magic if magic == MAGIC_V1 => false,
+            _ => return Ok(cache),
+        };
+        let stored_dim = u32::from_le_bytes(header[7..11].try_into().expect("4 bytes")) as usize;
         if stored_dim != dim {
             return Ok(cache);
         }
-        let record = 32 + 4 * dim;
-        for chunk in bytes[11..].chunks_exact(record) {
-            let key: CacheKey = chunk[..32].try_into().expect("32 bytes");
+        let body_len = 32 + 4 * dim;
+        let record_len = body_len + if checksummed { CHECKSUM_LEN } else { 0 };
+        let mut record = vec![0u8; record_len];
+        let mut valid_len = HEADER_LEN;
+        let mut corrupt = 0u64;
+        loop {
+            let filled = read_full(&mut reader, &mut record).map_err(read_error)?;
+            if filled < record_len {
+                break;
+            }
+            let (body, checksum) = record.split_at(body_len);
+            if checksummed && checksum != record_checksum(body) {
+                corrupt += 1;
+                continue;
+            }
+            valid_len += record_len as u64;
+            let key: CacheKey = body[..32].try_into().expect("32 bytes");
             if cache.index.contains_key(&key) {
                 continue;
             }
-            let slot = cache.index.len();
-            cache.index.insert(key, slot);
+            cache.index.insert(key, cache.index.len());
             cache.vectors.extend(
-                chunk[32..]
+                body[32..]
                     .chunks_exact(4)
                     .map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes"))),
             );
         }
+        let torn =
+            file_len - HEADER_LEN - (file_len - HEADER_LEN) / record_len as u64 * record_len as u64;
+        if corrupt > 0 || torn > 0 {
+            tracing::warn!(
+                file = %path.display(),
+                corrupt_records = corrupt,
+                torn_tail_bytes = torn,
+                "embedding cache damaged; intact records kept, the damage is repaired on the next write"
+            );
+        }
+        cache.on_disk = if checksummed && corrupt == 0 {
+            OnDisk::Append {
+                valid_len,
+                file_len,
+            }
+        } else {
+            OnDisk::Rewrite
+        };
         Ok(cache)
     }
 
@@ -116,36 +194,83 @@ impl EmbeddingCache {
         self.pending.push((key, slot));
     }
 
-    /// Appends the vectors added since the last flush to the file.
+    fn write_records(
+        &self,
+        writer: &mut impl Write,
+        records: impl Iterator<Item = (CacheKey, usize)>,
+    ) -> std::io::Result<u64> {
+        let mut body = Vec::with_capacity(32 + 4 * self.dim);
+        let mut written = 0u64;
+        for (key, slot) in records {
+            body.clear();
+            body.extend_from_slice(&key);
+            for value in self.vector(slot) {
+                body.extend_from_slice(&value.to_le_bytes());
+            }
+            writer.write_all(&body)?;
+            writer.write_all(&record_checksum(&body))?;
+            written += (body.len() + CHECKSUM_LEN) as u64;
+        }
+        Ok(written)
+    }
+
+    /// Writes the vectors added since the last flush to the file: appended after the last intact
+    /// record, or, when the file must be repaired or converted, the whole cache rewritten.
     pub fn flush(&mut self) -> Result<()> {
-        if self.pending.is_empty() {
-            return Ok(());
-        }
-        let fresh = !self.path.is_file() || self.pending.len() == self.index.len();
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(!fresh)
-            .write(true)
-            .truncate(fresh)
-            .open(&self.path)
-            .map_err(|source| Error::io(&self.path, source))?;
-        let mut writer = BufWriter::new(file);
         let write_error = |source| Error::io(&self.path, source);
-        if fresh {
-            writer.write_all(MAGIC).map_err(write_error)?;
-            writer
-                .write_all(&(self.dim as u32).to_le_bytes())
-                .map_err(write_error)?;
-        }
-        for (key, slot) in &self.pending {
-            writer.write_all(key).map_err(write_error)?;
-            for value in &self.vectors[slot * self.dim..(slot + 1) * self.dim] {
-                writer
-                    .write_all(&value.to_le_bytes())
+        match self.on_disk {
+            OnDisk::Append { .. } if self.pending.is_empty() => return Ok(()),
+            OnDisk::Rewrite if self.index.is_empty() => return Ok(()),
+            OnDisk::Append {
+                valid_len,
+                file_len,
+            } => {
+                let file = std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(&self.path)
                     .map_err(write_error)?;
+                if file_len != valid_len {
+                    file.set_len(valid_len).map_err(write_error)?;
+                }
+                let mut writer = BufWriter::new(file);
+                let written = self
+                    .write_records(&mut writer, self.pending.iter().copied())
+                    .map_err(write_error)?;
+                writer.flush().map_err(write_error)?;
+                let valid_len = valid_len + written;
+                self.on_disk = OnDisk::Append {
+                    valid_len,
+                    file_len: valid_len,
+                };
+            }
+            OnDisk::Rewrite => {
+                let mut keys = vec![[0u8; 32]; self.index.len()];
+                for (key, &slot) in &self.index {
+                    keys[slot] = *key;
+                }
+                let mut temporary = self.path.clone().into_os_string();
+                temporary.push(".partial");
+                let temporary = PathBuf::from(temporary);
+                let temporary_error = |source| Error::io(&temporary, source);
+                let file = std::fs::File::create(&temporary).map_err(temporary_error)?;
+                let mut writer = BufWriter::new(file);
+                writer.write_all(MAGIC).map_err(temporary_error)?;
+                writer
+                    .write_all(&(self.dim as u32).to_le_bytes())
+                    .map_err(temporary_error)?;
+                let written = self
+                    .write_records(&mut writer, keys.into_iter().zip(0..))
+                    .map_err(temporary_error)?;
+                writer.flush().map_err(temporary_error)?;
+                drop(writer);
+                std::fs::rename(&temporary, &self.path).map_err(write_error)?;
+                let valid_len = HEADER_LEN + written;
+                self.on_disk = OnDisk::Append {
+                    valid_len,
+                    file_len: valid_len,
+                };
             }
         }
-        writer.flush().map_err(write_error)?;
         self.pending.clear();
         Ok(())
     }
@@ -185,5 +310,119 @@ mod tests {
         cache.insert(EmbeddingCache::key("m", "x"), &[1.0, 2.0]);
         cache.flush().unwrap();
         assert!(EmbeddingCache::open(&path, 3).unwrap().is_empty());
+    }
+
+    fn record_len(dim: usize) -> u64 {
+        (32 + 4 * dim + CHECKSUM_LEN) as u64
+    }
+
+    /// A cache file with `count` records of width 3; record `i` holds `[i, i + 0.5, -i]`.
+    fn filled(path: &Path, count: usize) -> Vec<(CacheKey, [f32; 3])> {
+        let mut cache = EmbeddingCache::open(path, 3).unwrap();
+        let records: Vec<(CacheKey, [f32; 3])> = (0..count)
+            .map(|i| {
+                let value = i as f32;
+                (
+                    EmbeddingCache::key("m", &format!("text {i}")),
+                    [value, value + 0.5, -value],
+                )
+            })
+            .collect();
+        for (key, vector) in &records {
+            cache.insert(*key, vector);
+        }
+        cache.flush().unwrap();
+        records
+    }
+
+    fn assert_hits(path: &Path, records: &[(CacheKey, [f32; 3])]) -> EmbeddingCache {
+        let cache = EmbeddingCache::open(path, 3).unwrap();
+        for (key, vector) in records {
+            assert_eq!(cache.get(key), Some(&vector[..]));
+        }
+        cache
+    }
+
+    #[test]
+    fn torn_tail_is_cut_before_appending() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("embeddings.bin");
+        let mut records = filled(&path, 5);
+        for round in 0..3 {
+            // An interrupted write leaves part of a record.
+            let mut file = std::fs::OpenOptions::new()
+                .append(true)
+                .open(&path)
+                .unwrap();
+            file.write_all(&[7u8; 13]).unwrap();
+            drop(file);
+            let mut cache = assert_hits(&path, &records);
+            assert_eq!(cache.len(), records.len());
+            let key = EmbeddingCache::key("m", &format!("round {round}"));
+            let vector = [round as f32, 1.0, 2.0];
+            cache.insert(key, &vector);
+            cache.flush().unwrap();
+            records.push((key, vector));
+            let reopened = assert_hits(&path, &records);
+            assert_eq!(reopened.len(), records.len());
+            assert_eq!(
+                std::fs::metadata(&path).unwrap().len(),
+                HEADER_LEN + records.len() as u64 * record_len(3)
+            );
+        }
+    }
+
+    #[test]
+    fn corrupt_record_is_skipped_and_repaired() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("embeddings.bin");
+        let records = filled(&path, 5);
+        let mut bytes = std::fs::read(&path).unwrap();
+        let damaged = (HEADER_LEN + 2 * record_len(3) + 40) as usize;
+        bytes[damaged] ^= 0x55;
+        std::fs::write(&path, &bytes).unwrap();
+        let intact: Vec<_> = records
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != 2)
+            .map(|(_, record)| *record)
+            .collect();
+        let mut cache = assert_hits(&path, &intact);
+        assert_eq!(cache.len(), 4);
+        assert_eq!(cache.get(&records[2].0), None);
+        // The run re-encodes the lost text; the file is rewritten without the damaged record.
+        cache.insert(records[2].0, &records[2].1);
+        cache.flush().unwrap();
+        let repaired = assert_hits(&path, &records);
+        assert_eq!(repaired.len(), 5);
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().len(),
+            HEADER_LEN + 5 * record_len(3)
+        );
+    }
+
+    #[test]
+    fn checksum_less_format_is_read_and_converted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("embeddings.bin");
+        let key = EmbeddingCache::key("m", "old");
+        let mut bytes = MAGIC_V1.to_vec();
+        bytes.extend_from_slice(&3u32.to_le_bytes());
+        bytes.extend_from_slice(&key);
+        for value in [1.0f32, 2.0, 3.0] {
+            bytes.extend_from_slice(&value.to_le_bytes());
+        }
+        bytes.extend_from_slice(&[1, 2, 3]); // a torn tail
+        std::fs::write(&path, &bytes).unwrap();
+        let mut cache = EmbeddingCache::open(&path, 3).unwrap();
+        assert_eq!(cache.get(&key), Some(&[1.0f32, 2.0, 3.0][..]));
+        cache.flush().unwrap();
+        let converted = std::fs::read(&path).unwrap();
+        assert_eq!(&converted[..7], MAGIC);
+        assert_eq!(converted.len() as u64, HEADER_LEN + record_len(3));
+        assert_eq!(
+            EmbeddingCache::open(&path, 3).unwrap().get(&key),
+            Some(&[1.0f32, 2.0, 3.0][..])
+        );
     }
 }

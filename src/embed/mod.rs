@@ -414,8 +414,7 @@ impl Encoder {
         let source = match std::fs::read(dir.join("source.txt")) {
             Ok(bytes) => {
                 let digest = sha2::Sha256::digest(&bytes);
-                let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-                format!("/source={hex}")
+                format!("/source={}", crate::hex::encode(&digest[..8]))
             }
             Err(_) => String::new(),
         };

@@ -66,10 +66,7 @@ pub struct FeedEvent {
 
 fn digest(signal: &Signal) -> String {
     let json = serde_json::to_vec(signal).expect("signal serialises");
-    Sha256::digest(&json)
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    crate::hex::encode(&Sha256::digest(&json))
 }
 
 /// Whether `signal`'s trend had fallen back before `data_end`.

@@ -9,7 +9,7 @@ pub mod lifecycle;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use crate::pipeline::AnalyzeSummary;
+use crate::summary::AnalyzeSummary;
 use crate::types::{Reject, Signal, Topic};
 
 /// Renders the run report as Markdown. Deterministic: no wall-clock times.
@@ -44,6 +44,11 @@ pub fn report(
         out,
         "- workspace: {} comments, {} exact duplicates (counted once in trends), {} without a timestamp (indexed and scored, not trended)",
         summary.total_comments, summary.duplicates, summary.without_timestamp
+    );
+    let _ = writeln!(
+        out,
+        "- personal data replaced in this run's rows: {} (`[privacy] redact`); authors are pseudonymised",
+        summary.redactions_text()
     );
     let _ = writeln!(
         out,

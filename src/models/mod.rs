@@ -15,6 +15,7 @@ use std::process::Command;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
+use crate::sentiment::SENTIMENT_MODEL;
 
 /// A model that ships inside a registry package.
 pub struct ModelPackage {
@@ -225,9 +226,6 @@ pub fn export_onnx(models_dir: &Path, model: &str) -> Result<FetchOutcome> {
     Ok(FetchOutcome::Fetched)
 }
 
-/// The sentiment model's folder under the models directory (the `sentiment.model` default).
-pub const SENTIMENT_MODEL: &str = "sentiment-e5";
-
 /// The committed LoRA adapters and head of the sentiment model (written by
 /// `scripts/train-sentiment`).
 pub const SENTIMENT_ADAPTERS: &str = "sentiment-e5-lora.safetensors";
@@ -426,11 +424,7 @@ pub fn sha256_file(path: &Path) -> Result<String> {
         }
         hasher.update(&buffer[..read]);
     }
-    Ok(hex(&hasher.finalize()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+    Ok(crate::hex::encode(&hasher.finalize()))
 }
 
 /// True when every file of `package` is in `models_dir` with the right checksum.

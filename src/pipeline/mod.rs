@@ -8,14 +8,15 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
-use serde::Serialize;
 
 use crate::config::Config;
 use crate::embed::{self, EmbeddingCache, Encoder};
 use crate::error::{Error, Result};
 use crate::feed::lifecycle::FeedEvent;
-use crate::ingest::{self, ColumnMap, FileStats, IngestOutput};
+use crate::ingest::{self, ColumnMap, IngestOutput};
+use crate::privacy;
 use crate::sentiment;
+use crate::summary::{AnalyzeSummary, StageTiming};
 use crate::text::normalize_for_dedup;
 use crate::topics::{self, SentimentUnit, TopicEvent, TopicInput, TopicState};
 use crate::trends::{self, TrendDoc};
@@ -34,58 +35,6 @@ pub struct AnalyzeOptions {
     pub models_dir: PathBuf,
     /// Show progress bars on stderr.
     pub progress: bool,
-}
-
-/// Seconds spent and items handled per step.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct StageTiming {
-    /// Step name.
-    pub stage: String,
-    /// Items handled.
-    pub items: u64,
-    /// Wall-clock seconds.
-    pub seconds: f64,
-}
-
-/// The outcome of one `analyze` run.
-#[derive(Clone, Debug, Serialize)]
-pub struct AnalyzeSummary {
-    /// Per-file ingest statistics of this run.
-    pub files: Vec<FileStats>,
-    /// Rows read in this run.
-    pub rows_read: u64,
-    /// Comments added to the workspace in this run.
-    pub added: u64,
-    /// Rows whose id was already in the workspace with the same content (nothing changed).
-    pub already_present: u64,
-    /// Rows rejected in this run.
-    pub rejected: u64,
-    /// Comments in the workspace after the run.
-    pub total_comments: u64,
-    /// Comments without a timestamp (indexed and scored, not trended).
-    pub without_timestamp: u64,
-    /// Comments marked as exact duplicates of an earlier one.
-    pub duplicates: u64,
-    /// Comments newly encoded (the rest came from the embedding cache).
-    pub encoded: u64,
-    /// Comments encoded in this run that were longer than the encoder's windows
-    /// (`embed.max_windows`): encoded from their head only, stored and indexed whole.
-    pub cut_texts: u64,
-    /// Topics with at least one comment.
-    pub topics: u64,
-    /// Comments left without a topic.
-    pub unassigned: u64,
-    /// Signals flagged.
-    pub signals: u64,
-    /// How the comments' sentiment labels agree with their ratings (`None`: no comment has one).
-    pub ratings: Option<sentiment::ratings::RatingAgreement>,
-    /// Trend bucket width in seconds; `None` when the run kept the earlier outputs.
-    pub bucket_seconds: Option<i64>,
-    /// True when nothing new was added and the config is unchanged: the outputs were kept as they
-    /// were (only new rejects were recorded).
-    pub unchanged: bool,
-    /// Time per step.
-    pub timings: Vec<StageTiming>,
 }
 
 fn progress_bar(show: bool, length: u64, message: &'static str) -> ProgressBar {
@@ -183,12 +132,22 @@ pub fn analyze(
     let state_path = workspace.path("topic_state.json");
     let previous = read_topic_state(&state_path, &encoder_fingerprint)?;
 
-    let ingested = timer.time_counted(
+    let pseudonym_key = privacy::PseudonymKey::load(workspace.root())?;
+    let mut ingested = timer.time_counted(
         "ingest",
         || ingest::ingest_files(&options.files, &options.columns, &config.ingest),
         IngestOutput::rows_read,
     )?;
     let rows_read = ingested.rows_read();
+    // Nothing is stored before personal data is redacted and authors are pseudonymised.
+    let redactor = privacy::Redactor::new(&config.privacy.redact);
+    let redactions = timer.time("redact", rows_read, || {
+        Ok(privacy::protect(
+            &mut ingested.comments,
+            &redactor,
+            &pseudonym_key,
+        ))
+    })?;
 
     let mut stored = workspace.load_store()?;
     let known: HashMap<&str, usize> = stored
@@ -237,6 +196,7 @@ pub fn analyze(
             rows_read,
             added,
             already_present,
+            redactions,
             rejected: rejects.this_run,
             total_comments: enriched.len() as u64,
             without_timestamp: enriched.iter().filter(|c| c.timestamp.is_none()).count() as u64,
@@ -495,6 +455,7 @@ pub fn analyze(
         rows_read,
         added,
         already_present,
+        redactions,
         rejected: rejects.this_run,
         total_comments: total,
         without_timestamp,

@@ -22,6 +22,10 @@ use crate::embed::{EmbedConfig, Encoder};
 use crate::error::{Error, Result};
 use crate::types::{Sentiment, SentimentLabel};
 
+/// The sentiment model's folder under the models directory (the `sentiment.model` default; `xsignal
+/// models fetch` builds it).
+pub const SENTIMENT_MODEL: &str = "sentiment-e5";
+
 /// Settings of the sentiment stage.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -55,13 +59,13 @@ pub struct SentimentConfig {
 impl Default for SentimentConfig {
     fn default() -> Self {
         SentimentConfig {
-            model: crate::models::SENTIMENT_MODEL.to_string(),
-            head: format!("{}/head.json", crate::models::SENTIMENT_MODEL),
+            model: SENTIMENT_MODEL.to_string(),
+            head: format!("{}/head.json", SENTIMENT_MODEL),
             whole_weight: 0.5,
             sentences: true,
             max_sentences: MAX_SENTENCES,
             weighting: sentences::SentenceWeighting::Polarity,
-            calibration: format!("{}-calibration.json", crate::models::SENTIMENT_MODEL),
+            calibration: format!("{SENTIMENT_MODEL}-calibration.json"),
         }
     }
 }
@@ -277,10 +281,7 @@ mod tests {
         let embed = EmbedConfig::default();
         assert_eq!(old.encoder_config(&embed).model, embed.model);
         let new = SentimentConfig::default();
-        assert_eq!(
-            new.encoder_config(&embed).model,
-            crate::models::SENTIMENT_MODEL
-        );
+        assert_eq!(new.encoder_config(&embed).model, SENTIMENT_MODEL);
         assert_eq!(new.encoder_config(&embed).backend, embed.backend);
     }
 

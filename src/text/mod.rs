@@ -108,11 +108,26 @@ impl LangStemmer {
     }
 }
 
-/// Content words of `text`: lowercase tokens that are not stopwords, not pure numbers, and at least
-/// two characters long, each paired with its stem.
+/// True when the word at `start..end` of `text` is a placeholder of redacted personal data: an
+/// uppercase ASCII word in square brackets (`[EMAIL]`, `[NAME]`, see [`crate::privacy`]).
+pub fn is_placeholder(text: &str, start: usize, end: usize) -> bool {
+    let word = &text[start..end];
+    start > 0
+        && text[..start].ends_with('[')
+        && text[end..].starts_with(']')
+        && word
+            .bytes()
+            .all(|byte| byte.is_ascii_uppercase() || byte == b'_')
+}
+
+/// Content words of `text`: lowercase tokens that are not stopwords, not pure numbers, not
+/// placeholders of redacted personal data, and at least two characters long, each paired with its
+/// stem.
 pub fn content_terms(text: &str, lang: Lang, stemmer: &LangStemmer) -> Vec<(String, String)> {
-    words(text)
+    word_spans(text)
         .into_iter()
+        .filter(|(start, end, _)| !is_placeholder(text, *start, *end))
+        .map(|(_, _, word)| word)
         .filter(|word| word.chars().count() >= 2)
         .filter(|word| !word.chars().all(|c| c.is_numeric()))
         .filter(|word| !is_stopword(word, lang))
@@ -163,10 +178,7 @@ mod tests {
             ("stopwords_en.txt", include_str!("stopwords_en.txt")),
             ("stopwords_de.txt", include_str!("stopwords_de.txt")),
         ] {
-            let digest: String = Sha256::digest(text.as_bytes())
-                .iter()
-                .map(|byte| format!("{byte:02x}"))
-                .collect();
+            let digest = crate::hex::encode(&Sha256::digest(text.as_bytes()));
             let row = provenance
                 .lines()
                 .find(|line| line.contains(name))
@@ -203,6 +215,18 @@ mod tests {
         );
         let de = content_terms("Die Akkus sind leer", Lang::De, &stemmer);
         assert_eq!(de[0].1, "akkus");
+    }
+
+    #[test]
+    fn placeholders_are_not_content() {
+        let stemmer = LangStemmer::default();
+        let terms = content_terms(
+            "[NAME] sent [EMAIL] twice, email broken",
+            Lang::En,
+            &stemmer,
+        );
+        let words: Vec<&str> = terms.iter().map(|(word, _)| word.as_str()).collect();
+        assert_eq!(words, vec!["sent", "twice", "email", "broken"]);
     }
 
     #[test]
