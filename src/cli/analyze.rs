@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use xsignal::config::Config;
 use xsignal::ingest::ColumnMap;
 use xsignal::pipeline::{self, AnalyzeOptions};
-use xsignal::workspace::Workspace;
+use xsignal::workspace::{Wait, WorkspaceWriter};
 
 use super::{CliError, CliResult, GlobalOpts, EXIT_OK, EXIT_REJECTS};
 
@@ -51,13 +51,17 @@ pub struct Args {
     /// Exit with code 3 when any row was rejected.
     #[arg(long)]
     fail_on_rejects: bool,
+    /// Wait for another run writing the workspace to finish (default: exit 4 at once).
+    #[arg(long)]
+    wait: bool,
 }
 
 /// Runs `analyze`.
 pub fn run(args: &Args, global: &GlobalOpts) -> CliResult {
-    let workspace = Workspace::create(&args.workspace)?;
+    let wait = if args.wait { Wait::Yes } else { Wait::No };
+    let workspace = WorkspaceWriter::open(&args.workspace, wait)?;
     let config_path = args.config.clone().or_else(|| {
-        let used = workspace.path("config.toml");
+        let used = workspace.current()?.path("config.toml");
         used.is_file().then_some(used)
     });
     let mut config = match &config_path {
@@ -85,9 +89,8 @@ pub fn run(args: &Args, global: &GlobalOpts) -> CliResult {
         models_dir: global.models.clone(),
         progress: !global.quiet,
     };
-    let summary = pipeline::analyze(&workspace, &config, &options)?;
-    let timings = serde_json::to_string_pretty(&summary.timings)?;
-    xsignal::workspace::write_text(&workspace.path("timings.json"), &(timings + "\n"))?;
+    let root = workspace.root().to_path_buf();
+    let summary = pipeline::analyze(workspace, &config, &options)?;
     let mut text = format!(
         "analyzed {} rows: {} added, {} already present, {} rejected; workspace holds {} comments\n\
          {} topics ({} comments unassigned), {} signals, {} comments without timestamp (not trended)\n",
@@ -112,7 +115,7 @@ pub fn run(args: &Args, global: &GlobalOpts) -> CliResult {
     }
     text.push_str(&format!(
         "outputs in {}: comments.jsonl topics.jsonl signals.jsonl rejects.jsonl report.md\n",
-        workspace.root().display()
+        root.display()
     ));
     eprint!("{text}");
     if args.fail_on_rejects && summary.rejected > 0 {

@@ -137,7 +137,12 @@ impl EmbeddingCache {
                 .write_all(&(self.dim as u32).to_le_bytes())
                 .map_err(write_error)?;
         }
-        for (key, slot) in &self.pending {
+        let half = self.pending.len() / 2;
+        for (done, (key, slot)) in self.pending.iter().enumerate() {
+            if done == half && done > 0 {
+                writer.flush().map_err(write_error)?;
+                crate::failpoint::hit("cache.flush");
+            }
             writer.write_all(key).map_err(write_error)?;
             for value in &self.vectors[slot * self.dim..(slot + 1) * self.dim] {
                 writer

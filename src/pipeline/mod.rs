@@ -20,8 +20,8 @@ use crate::text::normalize_for_dedup;
 use crate::topics::{self, SentimentUnit, TopicEvent, TopicInput, TopicState};
 use crate::trends::{self, TrendDoc};
 use crate::types::{Comment, EnrichedComment, Lang, Reject, Sentiment, Signal, Topic, TopicId};
-use crate::workspace::{self, Workspace};
-use crate::{feed, index};
+use crate::workspace::{Workspace, WorkspaceWriter};
+use crate::{failpoint, feed, index};
 
 /// What `analyze` needs besides the config.
 #[derive(Clone, Debug)]
@@ -160,9 +160,10 @@ pub fn exact_duplicates(comments: &[Comment]) -> Vec<Option<usize>> {
 /// Memory budget of the tantivy writer (more only saves merges; indexing is a small share of the run).
 const INDEX_WRITER_MEMORY: usize = 64_000_000;
 
-/// Runs the whole pipeline over `options.files`, adding to the workspace.
+/// Runs the whole pipeline over `options.files`, adding to the workspace, and commits the new
+/// generation (a run that fails or dies leaves the committed one as it was).
 pub fn analyze(
-    workspace: &Workspace,
+    workspace: WorkspaceWriter,
     config: &Config,
     options: &AnalyzeOptions,
 ) -> Result<AnalyzeSummary> {
@@ -175,8 +176,11 @@ pub fn analyze(
     let encoder = Encoder::load(&options.models_dir, &config.embed)?;
     config.sentiment.check(&options.models_dir, &config.embed)?;
     let encoder_fingerprint = encoder.fingerprint().to_string();
-    let state_path = workspace.path("topic_state.json");
-    let previous = read_topic_state(&state_path, &encoder_fingerprint)?;
+    let committed = workspace.current();
+    let previous = match committed {
+        Some(committed) => read_topic_state(committed, &encoder_fingerprint)?,
+        None => None,
+    };
 
     let ingested = timer.time_counted(
         "ingest",
@@ -184,6 +188,7 @@ pub fn analyze(
         IngestOutput::rows_read,
     )?;
     let rows_read = ingested.rows_read();
+    failpoint::hit("ingest.done");
 
     let mut stored = workspace.load_store()?;
     let known: HashMap<&str, usize> = stored
@@ -219,15 +224,15 @@ pub fn analyze(
         }
     }
     let added = new_comments.len() as u64;
-    if added == 0 && outputs_are_current(workspace, config) {
+    if let Some(committed) =
+        committed.filter(|committed| added == 0 && outputs_are_current(committed, config))
+    {
         // Re-ingesting known ids changes nothing: keep every output, record only new rejects.
-        let rejects = merge_rejects(&workspace.path("rejects.jsonl"), rejects)?;
-        workspace::write_jsonl(&workspace.path("rejects.jsonl"), &rejects.all)?;
-        let enriched: Vec<EnrichedComment> =
-            workspace::read_jsonl(&workspace.path("comments.jsonl"))?;
-        let topics: Vec<Topic> = workspace::read_jsonl(&workspace.path("topics.jsonl"))?;
-        let signals: Vec<Signal> = workspace::read_jsonl(&workspace.path("signals.jsonl"))?;
-        return Ok(AnalyzeSummary {
+        let rejects = merge_rejects(committed, rejects)?;
+        let enriched: Vec<EnrichedComment> = committed.read_jsonl("comments.jsonl")?;
+        let topics: Vec<Topic> = committed.read_jsonl("topics.jsonl")?;
+        let signals: Vec<Signal> = committed.read_jsonl("signals.jsonl")?;
+        let summary = AnalyzeSummary {
             files: ingested.files,
             rows_read,
             added,
@@ -243,7 +248,11 @@ pub fn analyze(
             bucket_seconds: None,
             unchanged: true,
             timings: timer.timings,
-        });
+        };
+        workspace.write_jsonl("rejects.jsonl", &rejects.all)?;
+        write_timings(&workspace, &summary)?;
+        workspace.commit()?;
+        return Ok(summary);
     }
     workspace.append_store(&new_comments)?;
     stored.extend(new_comments);
@@ -253,7 +262,7 @@ pub fn analyze(
     let duplicate_of = exact_duplicates(&comments);
 
     // Embed every comment once (cached by content hash).
-    let mut cache = EmbeddingCache::open(&workspace.path("embeddings.bin"), encoder.dim())?;
+    let mut cache = EmbeddingCache::open(&workspace.shared_path("embeddings.bin"), encoder.dim())?;
     let cached_before = cache.len();
     let texts: Vec<&str> = comments
         .iter()
@@ -267,6 +276,7 @@ pub fn analyze(
         })
     })?;
     bar.finish_and_clear();
+    failpoint::hit("embed.done");
     let encoded_comments = (cache.len() - cached_before) as u64;
 
     // Sentences of multi-sentence comments: encoded by the topic encoder too, so each can count
@@ -289,6 +299,7 @@ pub fn analyze(
             &|_| {},
         )
     })?;
+    failpoint::hit("sentences.done");
     // The encoder's sessions hold a few hundred MB; the later stages do not need them.
     drop(encoder);
     let encoded = (cache.len() - cached_before) as u64;
@@ -302,7 +313,7 @@ pub fn analyze(
         let (sentiment_encoder, head) =
             config.sentiment.load(&options.models_dir, &config.embed)?;
         let mut sentiment_cache = EmbeddingCache::open(
-            &workspace.path("sentiment-embeddings.bin"),
+            &workspace.shared_path("sentiment-embeddings.bin"),
             sentiment_encoder.dim(),
         )?;
         let scorer = sentiment::sentences::Scorer {
@@ -312,6 +323,7 @@ pub fn analyze(
         };
         scorer.score(&mut sentiment_cache, &texts, &spans)
     })?;
+    failpoint::hit("sentiment.done");
     // The sentences' topic-encoder vectors.
     let mut next = 0;
     for scored in scored.iter_mut() {
@@ -341,17 +353,21 @@ pub fn analyze(
         )
         .collect();
     // Lineage needs each comment's topic before this run.
-    let events_path = workspace.path("topic_events.jsonl");
-    let previous_topic: HashMap<String, TopicId> = match &previous {
-        Some(_) => workspace::read_jsonl::<CommentTopic>(&workspace.path("comments.jsonl"))?
+    let previous_topic: HashMap<String, TopicId> = match (&previous, committed) {
+        (Some(_), Some(committed)) => committed
+            .read_jsonl::<CommentTopic>("comments.jsonl")?
             .into_iter()
             .filter_map(|comment| Some((comment.id, comment.topic?)))
             .collect(),
-        None => HashMap::new(),
+        _ => HashMap::new(),
     };
-    let last_seq = workspace::read_jsonl::<TopicEvent>(&events_path)?
-        .last()
-        .map_or(0, |event| event.seq);
+    let last_seq = match committed {
+        Some(committed) => committed
+            .read_jsonl::<TopicEvent>("topic_events.jsonl")?
+            .last()
+            .map_or(0, |event| event.seq),
+        None => 0,
+    };
     let timestamps: Vec<Option<DateTime<Utc>>> =
         comments.iter().map(|comment| comment.timestamp).collect();
     let plan = topics::plan_epochs(&timestamps, previous.as_ref(), &config.topics);
@@ -367,6 +383,7 @@ pub fn analyze(
         ))
     })?;
     drop(topic_inputs);
+    failpoint::hit("topics.done");
     // Topic sentiment counts sentences: a sentence counts for the topic nearest to it.
     let units: Vec<SentimentUnit> = scored
         .iter()
@@ -403,9 +420,9 @@ pub fn analyze(
 
     clustered.state.encoder = Some(encoder_fingerprint);
     let state_text = serde_json::to_string(&clustered.state).expect("topic state serialises");
-    workspace::write_text(&state_path, &state_text)?;
-    workspace::append_jsonl(&events_path, &topic_events)?;
-    workspace::write_jsonl(&workspace.path("themes.jsonl"), &clustered.themes)?;
+    workspace.write_text("topic_state.json", &state_text)?;
+    workspace.append_jsonl("topic_events.jsonl", &topic_events)?;
+    workspace.write_jsonl("themes.jsonl", &clustered.themes)?;
 
     let enriched: Vec<EnrichedComment> = comments
         .iter()
@@ -453,18 +470,21 @@ pub fn analyze(
     })?;
     let data_end = trend_docs.iter().map(|doc| doc.timestamp).max();
     drop(trend_docs);
+    failpoint::hit("trends.done");
 
     // The lifecycle feed: opened / updated / closed per signal since the last run.
     if let Some(data_end) = data_end {
-        let feed_path = workspace.path("feed.jsonl");
-        let feed_so_far: Vec<FeedEvent> = workspace::read_jsonl(&feed_path)?;
+        let feed_so_far: Vec<FeedEvent> = match committed {
+            Some(committed) => committed.read_jsonl("feed.jsonl")?,
+            None => Vec::new(),
+        };
         let feed_events = feed::lifecycle::events(
             &feed_so_far,
             &trended.signals,
             data_end,
             clustered.state.run,
         );
-        workspace::append_jsonl(&feed_path, &feed_events)?;
+        workspace.append_jsonl("feed.jsonl", &feed_events)?;
     }
 
     let index_docs: Vec<index::IndexDoc> = comments
@@ -473,10 +493,21 @@ pub fn analyze(
         .map(|(comment, enriched)| index::IndexDoc { comment, enriched })
         .collect();
     timer.time("index", total, || {
-        index::build(&workspace.path("index"), &index_docs, INDEX_WRITER_MEMORY)
+        index::build(
+            &workspace.staged_path("index"),
+            &index_docs,
+            INDEX_WRITER_MEMORY,
+        )
     })?;
+    failpoint::hit("index.done");
 
-    let rejects = merge_rejects(&workspace.path("rejects.jsonl"), rejects)?;
+    let rejects = match committed {
+        Some(committed) => merge_rejects(committed, rejects)?,
+        None => MergedRejects {
+            this_run: rejects.len() as u64,
+            all: rejects,
+        },
+    };
     let summary = AnalyzeSummary {
         files: ingested.files,
         rows_read,
@@ -502,7 +533,7 @@ pub fn analyze(
         timings: timer.timings,
     };
     write_outputs(
-        workspace,
+        &workspace,
         config,
         &enriched,
         &clustered.topics,
@@ -510,7 +541,15 @@ pub fn analyze(
         &rejects.all,
         &summary,
     )?;
+    write_timings(&workspace, &summary)?;
+    workspace.commit()?;
     Ok(summary)
+}
+
+/// Seconds per stage, for `timings.json`.
+fn write_timings(workspace: &WorkspaceWriter, summary: &AnalyzeSummary) -> Result<()> {
+    let timings = serde_json::to_string_pretty(&summary.timings).expect("timings serialise");
+    workspace.write_text("timings.json", &(timings + "\n"))
 }
 
 /// The two fields of a `comments.jsonl` line that lineage needs.
@@ -523,13 +562,18 @@ struct CommentTopic {
 /// The workspace's topic state, if any. Fails when its topics were built from another encoder's
 /// vectors: their centroids cannot be compared with this encoder's (a state written before
 /// encoders were recorded passes).
-fn read_topic_state(state_path: &Path, fingerprint: &str) -> Result<Option<TopicState>> {
-    let text = match std::fs::read_to_string(state_path) {
-        Ok(text) => text,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => return Err(Error::io(state_path, source)),
-    };
-    let state: TopicState = serde_json::from_str(&text).map_err(|source| Error::Json {
+fn read_topic_state(workspace: &Workspace, fingerprint: &str) -> Result<Option<TopicState>> {
+    match workspace.read_text("topic_state.json")? {
+        Some(text) => {
+            parse_topic_state(&text, &workspace.path("topic_state.json"), fingerprint).map(Some)
+        }
+        None => Ok(None),
+    }
+}
+
+/// [`read_topic_state`] of the text of `state_path`.
+fn parse_topic_state(text: &str, state_path: &Path, fingerprint: &str) -> Result<TopicState> {
+    let state: TopicState = serde_json::from_str(text).map_err(|source| Error::Json {
         path: state_path.to_path_buf(),
         source,
     })?;
@@ -539,11 +583,11 @@ fn read_topic_state(state_path: &Path, fingerprint: &str) -> Result<Option<Topic
              {fingerprint}; set embed.model back or start a new workspace",
             state_path.display()
         ))),
-        _ => Ok(Some(state)),
+        _ => Ok(state),
     }
 }
 
-/// True when the workspace holds outputs made with exactly this config.
+/// True when the committed generation holds outputs made with exactly this config.
 fn outputs_are_current(workspace: &Workspace, config: &Config) -> bool {
     let outputs = [
         "comments.jsonl",
@@ -552,9 +596,7 @@ fn outputs_are_current(workspace: &Workspace, config: &Config) -> bool {
         "report.md",
     ];
     outputs.iter().all(|name| workspace.path(name).is_file())
-        && std::fs::read_to_string(workspace.path("config.toml"))
-            .ok()
-            .as_deref()
+        && workspace.read_text("config.toml").ok().flatten().as_deref()
             == Some(config.to_toml().as_str())
 }
 
@@ -564,8 +606,8 @@ struct MergedRejects {
 }
 
 /// Rejects of earlier runs are kept; a reject seen before (same file, line, field, reason) is not repeated.
-fn merge_rejects(path: &Path, fresh: Vec<Reject>) -> Result<MergedRejects> {
-    let mut all: Vec<Reject> = workspace::read_jsonl(path)?;
+fn merge_rejects(workspace: &Workspace, fresh: Vec<Reject>) -> Result<MergedRejects> {
+    let mut all: Vec<Reject> = workspace.read_jsonl("rejects.jsonl")?;
     let this_run = fresh.len() as u64;
     let mut seen: HashSet<Reject> = all.iter().cloned().collect();
     for reject in fresh {
@@ -577,7 +619,7 @@ fn merge_rejects(path: &Path, fresh: Vec<Reject>) -> Result<MergedRejects> {
 }
 
 fn write_outputs(
-    workspace: &Workspace,
+    workspace: &WorkspaceWriter,
     config: &Config,
     enriched: &[EnrichedComment],
     topics: &[Topic],
@@ -585,14 +627,14 @@ fn write_outputs(
     rejects: &[Reject],
     summary: &AnalyzeSummary,
 ) -> Result<()> {
-    workspace::write_jsonl(&workspace.path("comments.jsonl"), enriched)?;
+    workspace.write_jsonl("comments.jsonl", enriched)?;
     let listed: Vec<&Topic> = topics.iter().filter(|topic| topic.size > 0).collect();
-    workspace::write_jsonl(&workspace.path("topics.jsonl"), &listed)?;
-    workspace::write_jsonl(&workspace.path("signals.jsonl"), signals)?;
-    workspace::write_jsonl(&workspace.path("rejects.jsonl"), rejects)?;
-    workspace::write_text(&workspace.path("config.toml"), &config.to_toml())?;
-    workspace::write_text(
-        &workspace.path("report.md"),
+    workspace.write_jsonl("topics.jsonl", &listed)?;
+    workspace.write_jsonl("signals.jsonl", signals)?;
+    workspace.write_jsonl("rejects.jsonl", rejects)?;
+    workspace.write_text("config.toml", &config.to_toml())?;
+    workspace.write_text(
+        "report.md",
         &feed::report(summary, &listed, signals, rejects),
     )?;
     Ok(())
@@ -604,18 +646,14 @@ mod tests {
 
     #[test]
     fn topics_of_another_encoder_are_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("topic_state.json");
-        // No state yet, and a state from before encoders were recorded: both pass.
+        let path = Path::new("topic_state.json");
+        // A state from before encoders were recorded passes.
         let minilm = "all-MiniLM-L6-v2/max_tokens=128";
-        assert!(read_topic_state(&path, minilm).unwrap().is_none());
-        std::fs::write(&path, r#"{"next_id":0,"topics":[]}"#).unwrap();
-        assert!(read_topic_state(&path, minilm).unwrap().is_some());
+        assert!(parse_topic_state(r#"{"next_id":0,"topics":[]}"#, path, minilm).is_ok());
         let state = r#"{"next_id":0,"topics":[],"encoder":"all-MiniLM-L6-v2/max_tokens=128"}"#;
-        std::fs::write(&path, state).unwrap();
-        let read = read_topic_state(&path, minilm).unwrap().unwrap();
+        let read = parse_topic_state(state, path, minilm).unwrap();
         assert_eq!(read.encoder.as_deref(), Some(minilm));
-        let error = read_topic_state(&path, "multilingual-e5-small/max_tokens=128")
+        let error = parse_topic_state(state, path, "multilingual-e5-small/max_tokens=128")
             .unwrap_err()
             .to_string();
         assert!(

@@ -104,7 +104,11 @@ pub fn search(dir: &Path, query: &SearchQuery) -> Result<SearchResults> {
     let index = crate::index::open(dir)?;
     let fields = Fields::resolve(&index.schema())?;
     let parsed = build_query(&index, &fields, query)?;
-    let reader = index.reader()?;
+    // A committed index never changes: no reload, no watcher.
+    let reader = index
+        .reader_builder()
+        .reload_policy(tantivy::ReloadPolicy::Manual)
+        .try_into()?;
     let searcher = reader.searcher();
     if query.limit == 0 {
         let total = searcher.search(&parsed, &Count)?;
