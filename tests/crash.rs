@@ -182,143 +182,153 @@ fn reference() -> Reference {
     }
 }
 
-/// Kills batch 2's run at every failpoint; each time the workspace shows batch 1 or the finished
-/// run, and the rerun equals the clean run.
-#[test]
-fn killed_at_any_failpoint_the_rerun_equals_a_clean_run() {
-    if !model_available() {
-        return;
-    }
-    let reference = reference();
-    let scratch = tempfile::tempdir().unwrap();
-    let mut failures = Vec::new();
-    for (number, point) in xsignal::failpoint::POINTS.iter().enumerate() {
-        let workspace = scratch.path().join(format!("ws{number}"));
-        copy_workspace(&reference.base, &workspace);
-        let killed = analyze(&workspace, &reference.batch2, Some(point));
-        if killed.status.signal() != Some(libc_sigabrt()) {
-            failures.push(format!("{point}: not reached ({:?})", killed.status));
-            continue;
-        }
-        let seen = outputs(&workspace);
-        if seen != reference.base_outputs && seen != reference.clean_outputs {
-            failures.push(format!(
-                "{point}: after the kill the workspace shows a mix: {:?} differ from the previous run",
-                differing(&seen, &reference.base_outputs)
-            ));
-        }
-        analyze_ok(&workspace, &reference.batch2);
-        let rerun = everything(&workspace);
-        if rerun != reference.clean {
-            failures.push(format!(
-                "{point}: the rerun differs in {:?}",
-                differing(&rerun, &reference.clean)
-            ));
-        }
-        std::fs::remove_dir_all(&workspace).unwrap();
-    }
-    assert!(failures.is_empty(), "{failures:#?}");
+/// One way to interrupt a run, checked on its own copy of the workspace.
+#[derive(Clone, Debug)]
+enum Case {
+    /// Batch 2's run dies at this failpoint.
+    Failpoint(&'static str),
+    /// The first run (batch 1, fresh workspace) dies at this failpoint.
+    FirstRun(&'static str),
+    /// Batch 2's run gets SIGKILL after this share of a clean run's time.
+    Sigkill(f64),
+    /// A write of batch 2's run finds the disk full (a failpoint with `:enospc`).
+    DiskFull(&'static str),
 }
 
-/// A first run killed before its first commit leaves no workspace to read; its rerun equals a
-/// clean first run.
+/// Every failpoint, a first run, SIGKILL at moments spread over the run, and a full disk: after
+/// the interruption the workspace shows the previous run or the finished one, never a mix; the
+/// rerun gives the same bytes as a clean run. Cases run [`WORKERS`] at a time (a run spends most
+/// of its time loading models, not computing).
 #[test]
-fn a_first_run_killed_and_rerun_equals_a_clean_first_run() {
-    if !model_available() {
-        return;
-    }
-    let reference = reference();
-    let scratch = tempfile::tempdir().unwrap();
-    for point in [
-        "store.appended",
-        "cache.flush",
-        "index.commit",
-        "commit.manifest",
-        "commit.switched",
-    ] {
-        let workspace = scratch.path().join(point);
-        let killed = analyze(&workspace, &reference.batch1, Some(point));
-        assert_eq!(killed.status.signal(), Some(libc_sigabrt()), "{point}");
-        analyze_ok(&workspace, &reference.batch1);
-        let rerun = everything(&workspace);
-        assert_eq!(
-            rerun,
-            reference.base_everything,
-            "{point}: {:?}",
-            differing(&rerun, &reference.base_everything)
-        );
-    }
-}
-
-/// SIGKILL at moments spread over the run (whatever it was doing then), then a rerun.
-#[test]
-fn sigkill_at_any_moment_and_rerun_equals_a_clean_run() {
-    if !model_available() {
-        return;
-    }
-    let reference = reference();
-    let scratch = tempfile::tempdir().unwrap();
-    for (number, share) in [0.35, 0.7, 0.9].iter().enumerate() {
-        let workspace = scratch.path().join(format!("ws{number}"));
-        copy_workspace(&reference.base, &workspace);
-        let mut child = analyze_command(&workspace, &reference.batch2, None)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_secs_f64(reference.clean_seconds * share));
-        // SIGKILL (a run that already finished is fine too: its rerun changes nothing).
-        let _ = child.kill();
-        child.wait().unwrap();
-        let seen = outputs(&workspace);
-        assert!(
-            seen == reference.base_outputs || seen == reference.clean_outputs,
-            "a mix after SIGKILL at {share}: {:?}",
-            differing(&seen, &reference.base_outputs)
-        );
-        analyze_ok(&workspace, &reference.batch2);
-        let rerun = everything(&workspace);
-        assert_eq!(
-            rerun,
-            reference.clean,
-            "{:?}",
-            differing(&rerun, &reference.clean)
-        );
-    }
-}
-
-/// A write that finds the disk full fails with a message naming the file, leaves the previous
-/// run in place, and the rerun equals a clean run.
-#[test]
-fn a_full_disk_fails_clearly_and_keeps_the_previous_run() {
+fn interrupted_anywhere_the_rerun_equals_a_clean_run() {
     if !model_available() {
         return;
     }
     eprintln!(
-        "note: a real full tmpfs needs mount privileges; the full disk is simulated by the \
-         failpoint on the write path"
+        "note: a real full tmpfs needs mount privileges; the full disk is simulated by a failpoint \
+         on the write path"
     );
     let reference = reference();
+    let mut cases: Vec<Case> = xsignal::failpoint::POINTS
+        .iter()
+        .map(|point| Case::Failpoint(point))
+        .collect();
+    cases.extend(
+        ["store.appended", "commit.manifest"]
+            .into_iter()
+            .map(Case::FirstRun),
+    );
+    cases.extend([0.4, 0.8].into_iter().map(Case::Sigkill));
+    cases.extend(
+        ["write/comments.jsonl:1:enospc", "write/feed.jsonl:1:enospc"]
+            .into_iter()
+            .map(Case::DiskFull),
+    );
     let scratch = tempfile::tempdir().unwrap();
-    for point in ["write/comments.jsonl:1:enospc", "write/feed.jsonl:1:enospc"] {
-        let workspace = scratch.path().join(point.replace('/', "_"));
-        copy_workspace(&reference.base, &workspace);
-        let failed = analyze(&workspace, &reference.batch2, Some(point));
-        let stderr = String::from_utf8_lossy(&failed.stderr);
-        assert_eq!(failed.status.code(), Some(1), "{stderr}");
-        let file = point
-            .trim_start_matches("write/")
-            .split(':')
-            .next()
-            .unwrap();
-        assert!(
-            stderr.contains(file) && stderr.contains("disk is full"),
-            "{stderr}"
-        );
-        assert_eq!(outputs(&workspace), reference.base_outputs, "{point}");
-        analyze_ok(&workspace, &reference.batch2);
-        assert_eq!(everything(&workspace), reference.clean, "{point}");
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let failures = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..WORKERS {
+            scope.spawn(|| loop {
+                let number = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let Some(case) = cases.get(number) else { break };
+                let workspace = scratch.path().join(format!("ws{number}"));
+                if let Err(failure) = check(&reference, case, &workspace) {
+                    failures
+                        .lock()
+                        .unwrap()
+                        .push(format!("{case:?}: {failure}"));
+                }
+                let _ = std::fs::remove_dir_all(&workspace);
+            });
+        }
+    });
+    let failures = failures.into_inner().unwrap();
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+fn check(reference: &Reference, case: &Case, workspace: &Path) -> Result<(), String> {
+    let (input, before, after, finished) = match case {
+        Case::FirstRun(_) => (
+            &reference.batch1,
+            None,
+            &reference.base_outputs,
+            &reference.base_everything,
+        ),
+        _ => {
+            copy_workspace(&reference.base, workspace);
+            (
+                &reference.batch2,
+                Some(&reference.base_outputs),
+                &reference.clean_outputs,
+                &reference.clean,
+            )
+        }
+    };
+    match case {
+        Case::Failpoint(point) | Case::FirstRun(point) => {
+            let killed = analyze(workspace, input, Some(point));
+            if killed.status.signal() != Some(SIGABRT) {
+                return Err(format!("not reached ({:?})", killed.status));
+            }
+        }
+        Case::Sigkill(share) => {
+            let mut child = analyze_command(workspace, input, None)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            std::thread::sleep(Duration::from_secs_f64(reference.clean_seconds * share));
+            // SIGKILL (a run that already finished is fine too: its rerun changes nothing).
+            let _ = child.kill();
+            child.wait().unwrap();
+        }
+        Case::DiskFull(point) => {
+            let failed = analyze(workspace, input, Some(point));
+            let stderr = String::from_utf8_lossy(&failed.stderr);
+            let file = point
+                .trim_start_matches("write/")
+                .split(':')
+                .next()
+                .unwrap();
+            if failed.status.code() != Some(1)
+                || !stderr.contains(file)
+                || !stderr.contains("disk is full")
+            {
+                return Err(format!("exit {:?}: {stderr}", failed.status.code()));
+            }
+            if Some(&outputs(workspace)) != before {
+                return Err("the previous run is not intact".into());
+            }
+        }
     }
+    match before {
+        // A first run that died committed nothing: there is nothing to read.
+        None => {
+            let reader = run(xsignal().arg("topics").arg("--workspace").arg(workspace));
+            if reader.status.code() != Some(1) {
+                return Err("a reader found a workspace before the first commit".into());
+            }
+        }
+        Some(before) => {
+            let seen = outputs(workspace);
+            if &seen != before && &seen != after {
+                return Err(format!(
+                    "the workspace shows a mix: {:?} differ from the previous run",
+                    differing(&seen, before)
+                ));
+            }
+        }
+    }
+    analyze_ok(workspace, input);
+    let rerun = everything(workspace);
+    if &rerun != finished {
+        return Err(format!(
+            "the rerun differs in {:?}",
+            differing(&rerun, finished)
+        ));
+    }
+    Ok(())
 }
 
 /// A second writer fails at once with exit 4, or waits with `--wait`; readers write nothing, not
@@ -362,6 +372,7 @@ fn one_writer_at_a_time_and_readers_write_nothing() {
     let current = std::fs::read_link(workspace.join("current")).unwrap();
     let mut waiting = analyze_command(&workspace, &batch2, None)
         .arg("--wait")
+        .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(1500));
@@ -378,7 +389,8 @@ fn one_writer_at_a_time_and_readers_write_nothing() {
     );
 }
 
+/// Cases checked at the same time.
+const WORKERS: usize = 3;
+
 /// The signal `std::process::abort` raises.
-fn libc_sigabrt() -> i32 {
-    6
-}
+const SIGABRT: i32 = 6;
