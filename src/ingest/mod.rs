@@ -15,6 +15,7 @@
 
 mod csv_input;
 mod jsonl_input;
+pub mod known;
 mod row;
 
 use std::collections::HashMap;

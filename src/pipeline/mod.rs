@@ -1,27 +1,22 @@
 //! The orchestrator of `xsignal analyze`: ingest -> store -> dedup -> embed -> sentiment -> topics ->
 //! trends -> index -> outputs. Each step is a call into its stage module; this file only wires them.
 
-use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::collections::HashMap;
+use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
-use indicatif::{ProgressBar, ProgressStyle};
-use rayon::prelude::*;
-use serde::Serialize;
 
 use crate::config::Config;
 use crate::embed::{self, EmbeddingCache, Encoder};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::feed::lifecycle::FeedEvent;
-use crate::ingest::{self, ColumnMap, FileStats, IngestOutput};
+use crate::ingest::{self, ColumnMap, IngestOutput};
 use crate::sentiment;
-use crate::text::normalize_for_dedup;
 use crate::topics::{self, SentimentUnit, TopicEvent, TopicInput, TopicState};
 use crate::trends::{self, TrendDoc};
-use crate::types::{Comment, EnrichedComment, Lang, Reject, Sentiment, Signal, Topic, TopicId};
+use crate::types::{EnrichedComment, Lang, Reject, Sentiment, Signal, Topic, TopicId};
 use crate::workspace::{Workspace, WorkspaceWriter};
-use crate::{failpoint, feed, index};
+use crate::{failpoint, feed, index, text};
 
 /// What `analyze` needs besides the config.
 #[derive(Clone, Debug)]
@@ -36,126 +31,10 @@ pub struct AnalyzeOptions {
     pub progress: bool,
 }
 
-/// Seconds spent and items handled per step.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct StageTiming {
-    /// Step name.
-    pub stage: String,
-    /// Items handled.
-    pub items: u64,
-    /// Wall-clock seconds.
-    pub seconds: f64,
-}
+mod summary;
 
-/// The outcome of one `analyze` run.
-#[derive(Clone, Debug, Serialize)]
-pub struct AnalyzeSummary {
-    /// Per-file ingest statistics of this run.
-    pub files: Vec<FileStats>,
-    /// Rows read in this run.
-    pub rows_read: u64,
-    /// Comments added to the workspace in this run.
-    pub added: u64,
-    /// Rows whose id was already in the workspace with the same content (nothing changed).
-    pub already_present: u64,
-    /// Rows rejected in this run.
-    pub rejected: u64,
-    /// Comments in the workspace after the run.
-    pub total_comments: u64,
-    /// Comments without a timestamp (indexed and scored, not trended).
-    pub without_timestamp: u64,
-    /// Comments marked as exact duplicates of an earlier one.
-    pub duplicates: u64,
-    /// Comments newly encoded (the rest came from the embedding cache).
-    pub encoded: u64,
-    /// Topics with at least one comment.
-    pub topics: u64,
-    /// Comments left without a topic.
-    pub unassigned: u64,
-    /// Signals flagged.
-    pub signals: u64,
-    /// Trend bucket width in seconds; `None` when the run kept the earlier outputs.
-    pub bucket_seconds: Option<i64>,
-    /// True when nothing new was added and the config is unchanged: the outputs were kept as they
-    /// were (only new rejects were recorded).
-    pub unchanged: bool,
-    /// Time per step.
-    pub timings: Vec<StageTiming>,
-}
-
-fn progress_bar(show: bool, length: u64, message: &'static str) -> ProgressBar {
-    if !show {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(length);
-    bar.set_style(
-        ProgressStyle::with_template("{msg:>10} [{bar:30}] {pos}/{len} {per_sec} eta {eta}")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    bar.set_message(message);
-    bar
-}
-
-struct Timer {
-    timings: Vec<StageTiming>,
-}
-
-impl Timer {
-    fn time<T>(&mut self, stage: &str, items: u64, step: impl FnOnce() -> Result<T>) -> Result<T> {
-        self.time_counted(stage, step, |_| items)
-    }
-
-    /// [`Timer::time`] for a stage whose item count is known once it has run.
-    fn time_counted<T>(
-        &mut self,
-        stage: &str,
-        step: impl FnOnce() -> Result<T>,
-        count: impl FnOnce(&T) -> u64,
-    ) -> Result<T> {
-        let started = Instant::now();
-        let value = step()?;
-        let items = count(&value);
-        self.timings.push(StageTiming {
-            stage: stage.to_string(),
-            items,
-            seconds: started.elapsed().as_secs_f64(),
-        });
-        tracing::info!(
-            stage,
-            items,
-            seconds = started.elapsed().as_secs_f64(),
-            "stage finished"
-        );
-        Ok(value)
-    }
-}
-
-/// The first comment id for each normalised text: `duplicate_of[i]` is the index of the first
-/// comment with the same normalised text, or `None` for the first one.
-pub fn exact_duplicates(comments: &[Comment]) -> Vec<Option<usize>> {
-    let normalised: Vec<String> = comments
-        .par_iter()
-        .map(|comment| normalize_for_dedup(&comment.text))
-        .collect();
-    let mut first: HashMap<&str, usize> = HashMap::with_capacity(comments.len());
-    normalised
-        .iter()
-        .enumerate()
-        .map(|(index, text)| {
-            if text.is_empty() {
-                return None;
-            }
-            match first.get(text.as_str()) {
-                Some(&original) => Some(original),
-                None => {
-                    first.insert(text.as_str(), index);
-                    None
-                }
-            }
-        })
-        .collect()
-}
+use summary::{progress_bar, Timer};
+pub use summary::{AnalyzeSummary, StageTiming};
 
 /// Memory budget of the tantivy writer (more only saves merges; indexing is a small share of the run).
 const INDEX_WRITER_MEMORY: usize = 64_000_000;
@@ -191,44 +70,18 @@ pub fn analyze(
     failpoint::hit("ingest.done");
 
     let mut stored = workspace.load_store()?;
-    let known: HashMap<&str, usize> = stored
-        .iter()
-        .enumerate()
-        .map(|(index, comment)| (comment.id.as_str(), index))
-        .collect();
-    let mut new_comments = Vec::new();
+    let sorted = ingest::known::sort_against_store(&stored, ingested.comments);
+    let new_comments = sorted.new;
+    let already_present = sorted.already_present;
     let mut rejects: Vec<Reject> = ingested.rejects;
-    let mut already_present = 0u64;
-    for comment in ingested.comments {
-        match known.get(comment.id.as_str()) {
-            Some(&index) => {
-                let old = &stored[index];
-                if old.text == comment.text
-                    && old.timestamp == comment.timestamp
-                    && old.author == comment.author
-                {
-                    already_present += 1;
-                } else {
-                    rejects.push(Reject {
-                        file: comment.origin.file.clone(),
-                        line: comment.origin.line,
-                        field: "id".into(),
-                        reason: format!(
-                            "id {:?} is already in the workspace with different content (from {}:{})",
-                            comment.id, old.origin.file, old.origin.line
-                        ),
-                    });
-                }
-            }
-            None => new_comments.push(comment),
-        }
-    }
+    rejects.extend(sorted.rejects);
     let added = new_comments.len() as u64;
     if let Some(committed) =
         committed.filter(|committed| added == 0 && outputs_are_current(committed, config))
     {
         // Re-ingesting known ids changes nothing: keep every output, record only new rejects.
-        let rejects = merge_rejects(committed, rejects)?;
+        let all_rejects =
+            ingest::known::merge_rejects(committed.read_jsonl("rejects.jsonl")?, &rejects);
         let enriched: Vec<EnrichedComment> = committed.read_jsonl("comments.jsonl")?;
         let topics: Vec<Topic> = committed.read_jsonl("topics.jsonl")?;
         let signals: Vec<Signal> = committed.read_jsonl("signals.jsonl")?;
@@ -237,7 +90,7 @@ pub fn analyze(
             rows_read,
             added,
             already_present,
-            rejected: rejects.this_run,
+            rejected: rejects.len() as u64,
             total_comments: enriched.len() as u64,
             without_timestamp: enriched.iter().filter(|c| c.timestamp.is_none()).count() as u64,
             duplicates: enriched.iter().filter(|c| c.duplicate_of.is_some()).count() as u64,
@@ -249,7 +102,7 @@ pub fn analyze(
             unchanged: true,
             timings: timer.timings,
         };
-        workspace.write_jsonl("rejects.jsonl", &rejects.all)?;
+        workspace.write_jsonl("rejects.jsonl", &all_rejects)?;
         write_timings(&workspace, &summary)?;
         workspace.commit()?;
         return Ok(summary);
@@ -259,15 +112,15 @@ pub fn analyze(
     let comments = stored;
     let total = comments.len() as u64;
 
-    let duplicate_of = exact_duplicates(&comments);
-
-    // Embed every comment once (cached by content hash).
-    let mut cache = EmbeddingCache::open(&workspace.shared_path("embeddings.bin"), encoder.dim())?;
-    let cached_before = cache.len();
     let texts: Vec<&str> = comments
         .iter()
         .map(|comment| comment.text.as_str())
         .collect();
+    let duplicate_of = text::exact_duplicates(&texts);
+
+    // Embed every comment once (cached by content hash).
+    let mut cache = EmbeddingCache::open(&workspace.shared_path("embeddings.bin"), encoder.dim())?;
+    let cached_before = cache.len();
     let langs: Vec<Lang> = comments.iter().map(|comment| comment.lang).collect();
     let bar = progress_bar(options.progress, total, "embed");
     let slots = timer.time("embed", total, || {
@@ -501,19 +354,17 @@ pub fn analyze(
     })?;
     failpoint::hit("index.done");
 
-    let rejects = match committed {
-        Some(committed) => merge_rejects(committed, rejects)?,
-        None => MergedRejects {
-            this_run: rejects.len() as u64,
-            all: rejects,
-        },
+    let earlier_rejects = match committed {
+        Some(committed) => committed.read_jsonl("rejects.jsonl")?,
+        None => Vec::new(),
     };
+    let all_rejects = ingest::known::merge_rejects(earlier_rejects, &rejects);
     let summary = AnalyzeSummary {
         files: ingested.files,
         rows_read,
         added,
         already_present,
-        rejected: rejects.this_run,
+        rejected: rejects.len() as u64,
         total_comments: total,
         without_timestamp,
         duplicates: duplicate_of.iter().filter(|d| d.is_some()).count() as u64,
@@ -538,7 +389,7 @@ pub fn analyze(
         &enriched,
         &clustered.topics,
         &trended.signals,
-        &rejects.all,
+        &all_rejects,
         &summary,
     )?;
     write_timings(&workspace, &summary)?;
@@ -559,31 +410,14 @@ struct CommentTopic {
     topic: Option<TopicId>,
 }
 
-/// The workspace's topic state, if any. Fails when its topics were built from another encoder's
-/// vectors: their centroids cannot be compared with this encoder's (a state written before
-/// encoders were recorded passes).
+/// The committed generation's topic state, if any (refused when built from another encoder).
 fn read_topic_state(workspace: &Workspace, fingerprint: &str) -> Result<Option<TopicState>> {
     match workspace.read_text("topic_state.json")? {
         Some(text) => {
-            parse_topic_state(&text, &workspace.path("topic_state.json"), fingerprint).map(Some)
+            TopicState::from_stored(&text, &workspace.path("topic_state.json"), fingerprint)
+                .map(Some)
         }
         None => Ok(None),
-    }
-}
-
-/// [`read_topic_state`] of the text of `state_path`.
-fn parse_topic_state(text: &str, state_path: &Path, fingerprint: &str) -> Result<TopicState> {
-    let state: TopicState = serde_json::from_str(text).map_err(|source| Error::Json {
-        path: state_path.to_path_buf(),
-        source,
-    })?;
-    match &state.encoder {
-        Some(built) if built != fingerprint => Err(Error::Invalid(format!(
-            "{}: the workspace's topics were built with the encoder {built}, this config's is \
-             {fingerprint}; set embed.model back or start a new workspace",
-            state_path.display()
-        ))),
-        _ => Ok(state),
     }
 }
 
@@ -598,24 +432,6 @@ fn outputs_are_current(workspace: &Workspace, config: &Config) -> bool {
     outputs.iter().all(|name| workspace.path(name).is_file())
         && workspace.read_text("config.toml").ok().flatten().as_deref()
             == Some(config.to_toml().as_str())
-}
-
-struct MergedRejects {
-    all: Vec<Reject>,
-    this_run: u64,
-}
-
-/// Rejects of earlier runs are kept; a reject seen before (same file, line, field, reason) is not repeated.
-fn merge_rejects(workspace: &Workspace, fresh: Vec<Reject>) -> Result<MergedRejects> {
-    let mut all: Vec<Reject> = workspace.read_jsonl("rejects.jsonl")?;
-    let this_run = fresh.len() as u64;
-    let mut seen: HashSet<Reject> = all.iter().cloned().collect();
-    for reject in fresh {
-        if seen.insert(reject.clone()) {
-            all.push(reject);
-        }
-    }
-    Ok(MergedRejects { all, this_run })
 }
 
 fn write_outputs(
@@ -638,27 +454,4 @@ fn write_outputs(
         &feed::report(summary, &listed, signals, rejects),
     )?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn topics_of_another_encoder_are_refused() {
-        let path = Path::new("topic_state.json");
-        // A state from before encoders were recorded passes.
-        let minilm = "all-MiniLM-L6-v2/max_tokens=128";
-        assert!(parse_topic_state(r#"{"next_id":0,"topics":[]}"#, path, minilm).is_ok());
-        let state = r#"{"next_id":0,"topics":[],"encoder":"all-MiniLM-L6-v2/max_tokens=128"}"#;
-        let read = parse_topic_state(state, path, minilm).unwrap();
-        assert_eq!(read.encoder.as_deref(), Some(minilm));
-        let error = parse_topic_state(state, path, "multilingual-e5-small/max_tokens=128")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            error.contains("all-MiniLM-L6-v2") && error.contains("multilingual-e5-small"),
-            "{error}"
-        );
-    }
 }

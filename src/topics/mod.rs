@@ -33,6 +33,7 @@ mod keywords;
 mod kmeans;
 pub mod lineage;
 mod reduce;
+mod stored;
 pub mod themes;
 
 use chrono::{DateTime, Utc};
