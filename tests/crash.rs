@@ -9,24 +9,19 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use xsignal::workspace::generation::{LINKED, SHARED};
+
 use crate::common::{model_available, run, xsignal};
 
-/// Workspace files compared byte for byte (`timings.json` holds wall-clock times and is left out;
-/// the index is compared through `search`, its segment names are random).
-const OUTPUTS: &[&str] = &[
-    "comments.jsonl",
-    "topics.jsonl",
-    "themes.jsonl",
-    "topic_events.jsonl",
-    "signals.jsonl",
-    "feed.jsonl",
-    "rejects.jsonl",
-    "report.md",
-    "config.toml",
-    "topic_state.json",
-];
-/// The shared state files, compared after a rerun.
-const STATE: &[&str] = &["store.jsonl", "embeddings.bin", "sentiment-embeddings.bin"];
+/// Workspace files compared byte for byte: every file a generation shows under its own name
+/// but `timings.json` (wall-clock times) and the index (compared through `search`: its segment
+/// names are random).
+fn output_names() -> impl Iterator<Item = &'static str> {
+    LINKED
+        .iter()
+        .copied()
+        .filter(|name| *name != "timings.json" && *name != "index")
+}
 
 const SUBJECTS: &[&str] = &[
     "The battery drains within two hours after the update",
@@ -101,7 +96,7 @@ fn analyze_ok(workspace: &Path, input: &Path) {
 /// finds, in order.
 fn outputs(workspace: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut files = BTreeMap::new();
-    for name in OUTPUTS {
+    for name in output_names() {
         files.insert(
             name.to_string(),
             std::fs::read(workspace.join(name)).unwrap_or_default(),
@@ -117,7 +112,8 @@ fn outputs(workspace: &Path) -> BTreeMap<String, Vec<u8>> {
 /// [`outputs`] and the shared state files.
 fn everything(workspace: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut files = outputs(workspace);
-    for name in STATE {
+    // The shared files: the store and the embedding caches.
+    for name in SHARED {
         files.insert(
             name.to_string(),
             std::fs::read(workspace.join(name)).unwrap_or_default(),

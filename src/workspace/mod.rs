@@ -129,6 +129,7 @@ impl WorkspaceWriter {
     /// with [`Error::Locked`], or waits), moves a flat-layout workspace into generation 1, drops
     /// what an interrupted run left, and stages the next generation.
     pub fn open(root: &Path, wait: Wait) -> Result<WorkspaceWriter> {
+        refuse_foreign_folder(root)?;
         files::create_dir(root)?;
         files::set_mode(root, files::DIR_MODE)?;
         let writer_lock = lock::acquire(root, wait)?;
@@ -259,6 +260,36 @@ impl WorkspaceWriter {
             .and_then(|current| Some((current.dir.as_path(), current.manifest.as_ref()?)));
         generation::commit(&self.root, self.staged, previous)
     }
+}
+
+/// Names only a workspace folder holds; a writer refuses a non-empty folder with none of them
+/// rather than tidying up (and making private) a folder that is not its own.
+const MARKERS: &[&str] = &[
+    generation::CURRENT,
+    lock::LOCK_FILE,
+    STORE,
+    "comments.jsonl",
+    "topic_state.json",
+    "embeddings.bin",
+];
+
+fn refuse_foreign_folder(root: &Path) -> Result<()> {
+    let mut entries = match std::fs::read_dir(root) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => return Err(Error::io(root, source)),
+    };
+    let is_empty = entries.next().is_none();
+    let is_workspace = MARKERS
+        .iter()
+        .any(|name| std::fs::symlink_metadata(root.join(name)).is_ok());
+    if is_empty || is_workspace {
+        return Ok(());
+    }
+    Err(Error::Invalid(format!(
+        "{}: the folder is not empty and is not an xsignal workspace; choose a new folder with --workspace",
+        root.display()
+    )))
 }
 
 /// Reads a JSONL file of `T`; an absent file is empty; a bad line is an error naming `file:line`.

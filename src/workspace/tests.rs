@@ -175,3 +175,15 @@ fn a_reset_starts_from_nothing_and_keeps_the_caches() {
         b"cache"
     );
 }
+
+#[test]
+fn a_folder_that_is_not_a_workspace_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("notes.txt.partial"), "mine").unwrap();
+    let error = WorkspaceWriter::open(dir.path(), Wait::No).unwrap_err();
+    assert!(
+        error.to_string().contains("not an xsignal workspace"),
+        "{error}"
+    );
+    assert!(dir.path().join("notes.txt.partial").is_file());
+}
