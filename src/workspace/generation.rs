@@ -49,6 +49,9 @@ pub const LINKED: &[&str] = &[
     "topic_state.json",
     "index",
 ];
+/// Before the first commit: the shared files' lengths when the first run started (files copied
+/// into a new workspace, such as caches, are kept; what a killed first run appended is dropped).
+pub const FIRST_RUN: &str = "first-run.json";
 /// Version of the manifest format.
 const MANIFEST_FORMAT: u32 = 1;
 
@@ -153,6 +156,34 @@ pub fn drop_uncommitted(root: &Path, committed: &BTreeMap<String, u64>) -> Resul
     Ok(())
 }
 
+/// The lengths the shared files must be cut back to when no run was committed yet: those recorded
+/// in [`FIRST_RUN`] by the first run that started, or (recorded now) their lengths as they are.
+pub fn first_run_base(root: &Path) -> Result<BTreeMap<String, u64>> {
+    let path = root.join(FIRST_RUN);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            return serde_json::from_str(&text).map_err(|source| Error::Json { path, source })
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(source) => return Err(Error::io(&path, source)),
+    }
+    record_first_run_base(root)
+}
+
+/// Records the shared files' lengths as they are in [`FIRST_RUN`] and returns them.
+pub fn record_first_run_base(root: &Path) -> Result<BTreeMap<String, u64>> {
+    let mut base = BTreeMap::new();
+    for name in SHARED {
+        base.insert(name.to_string(), files::length(&root.join(name))?);
+    }
+    let text = serde_json::to_string(&base).expect("lengths serialise") + "\n";
+    files::write_file(&root.join(FIRST_RUN), |out| {
+        std::io::Write::write_all(out, text.as_bytes())
+    })?;
+    files::sync_dir(root)?;
+    Ok(base)
+}
+
 /// Commits the staged generation `number` in `root`: see the module doc for the steps.
 /// `previous` is the committed generation it replaces (whose files not staged are carried over).
 pub fn commit(root: &Path, number: u64, previous: Option<(&Path, &Manifest)>) -> Result<()> {
@@ -230,7 +261,12 @@ pub fn tidy(root: &Path, current_dir: &Path, manifest: &Manifest) -> Result<()> 
         let Some(name) = name.to_str() else { continue };
         let stale = match parse_folder_name(name) {
             Some(number) => !keep.contains(&number),
-            None => name.ends_with(".partial") || name == "index.old" || name == "current.new",
+            None => {
+                name.ends_with(".partial")
+                    || name == "index.old"
+                    || name == "current.new"
+                    || name == FIRST_RUN
+            }
         };
         if stale {
             remove_if_present(&entry.path())?;

@@ -137,10 +137,10 @@ impl WorkspaceWriter {
             generation::migrate_flat_layout(root)?;
         }
         let current = generation::read_current(root)?;
-        let committed = current
-            .as_ref()
-            .map(|(_, manifest)| manifest.committed.clone())
-            .unwrap_or_default();
+        let committed = match &current {
+            Some((_, manifest)) => manifest.committed.clone(),
+            None => generation::first_run_base(root)?,
+        };
         generation::drop_uncommitted(root, &committed)?;
         let staged = match &current {
             Some((dir, manifest)) => {
@@ -188,7 +188,8 @@ impl WorkspaceWriter {
             .truncate(true)
             .open(&store)
             .and_then(|file| file.sync_all())
-            .map_err(|source| Error::io(&store, source))
+            .map_err(|source| Error::io(&store, source))?;
+        generation::record_first_run_base(&self.root).map(drop)
     }
 
     /// A shared file of the workspace folder (an embedding cache), as the last commit left it.

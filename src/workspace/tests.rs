@@ -187,3 +187,20 @@ fn a_folder_that_is_not_a_workspace_is_refused() {
     );
     assert!(dir.path().join("notes.txt.partial").is_file());
 }
+
+#[test]
+fn caches_copied_into_a_new_workspace_are_kept_and_a_dead_first_run_is_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::write(root.join("embeddings.bin"), "copied").unwrap();
+    let writer = WorkspaceWriter::open(root, Wait::No).unwrap();
+    writer.append_store(&[comment("1")]).unwrap();
+    std::fs::write(root.join("embeddings.bin"), "copied and more").unwrap();
+    drop(writer);
+    let writer = WorkspaceWriter::open(root, Wait::No).unwrap();
+    assert!(writer.load_store().unwrap().is_empty());
+    assert_eq!(
+        std::fs::read(root.join("embeddings.bin")).unwrap(),
+        b"copied"
+    );
+}
