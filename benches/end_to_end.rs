@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use xsignal::config::Config;
 use xsignal::ingest::ColumnMap;
 use xsignal::pipeline::{self, AnalyzeOptions};
-use xsignal::workspace::Workspace;
+use xsignal::workspace::{Wait, WorkspaceWriter};
 
 fn peak_rss_mb() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -62,7 +62,7 @@ fn main() {
             writeln!(writer, "{}", line.expect("line")).expect("write");
         }
     }
-    let workspace = Workspace::create(&temp.path().join("ws")).expect("workspace");
+    let workspace = WorkspaceWriter::open(&temp.path().join("ws"), Wait::No).expect("workspace");
     let options = AnalyzeOptions {
         files: vec![sample],
         columns: ColumnMap::default(),
@@ -70,7 +70,7 @@ fn main() {
         progress: false,
     };
     let started = std::time::Instant::now();
-    let summary = pipeline::analyze(&workspace, &Config::default(), &options).expect("analyze");
+    let summary = pipeline::analyze(workspace, &Config::default(), &options).expect("analyze");
     let total = started.elapsed().as_secs_f64();
     println!(
         "end_to_end: {} comments from {} on {} threads",

@@ -74,6 +74,12 @@ pub enum Error {
     /// An input or argument is invalid.
     #[error("{0}")]
     Invalid(String),
+    /// Another process is writing the workspace.
+    #[error("{path}: another xsignal run is writing this workspace; wait for it to finish or pass --wait")]
+    Locked {
+        /// The workspace folder.
+        path: PathBuf,
+    },
     /// An external command (such as `pip`) failed.
     #[error("{command}: {message}")]
     Command {

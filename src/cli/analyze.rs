@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use xsignal::config::Config;
 use xsignal::pipeline::{self, AnalyzeOptions};
-use xsignal::workspace::Workspace;
+use xsignal::workspace::{Wait, Workspace, WorkspaceWriter};
 
 use super::columns::ColumnArgs;
 use super::{CliError, CliResult, GlobalOpts, EXIT_OK, EXIT_REJECTS};
@@ -32,13 +32,18 @@ pub struct Args {
     /// Exit with code 3 when any row was rejected.
     #[arg(long)]
     fail_on_rejects: bool,
+    /// Wait for another run writing the workspace to finish (default: exit 4 at once).
+    #[arg(long)]
+    wait: bool,
 }
 
 /// Runs `analyze`.
 pub fn run(args: &Args, global: &GlobalOpts) -> CliResult {
     // The config is read and checked before anything is written to the workspace.
     let config_path = args.config.clone().or_else(|| {
-        let used = args.workspace.join("config.toml");
+        let used = Workspace::open_existing(&args.workspace)
+            .ok()?
+            .path("config.toml");
         used.is_file().then_some(used)
     });
     let mut config = match &config_path {
@@ -53,16 +58,16 @@ pub fn run(args: &Args, global: &GlobalOpts) -> CliResult {
         config.embed.backend = backend;
     }
     config.validate().map_err(CliError::usage)?;
-    let workspace = Workspace::create(&args.workspace)?;
+    let wait = if args.wait { Wait::Yes } else { Wait::No };
+    let workspace = WorkspaceWriter::open(&args.workspace, wait)?;
     let options = AnalyzeOptions {
         files: args.files.clone(),
         columns: args.columns.map(),
         models_dir: global.models.clone(),
         progress: !global.quiet,
     };
-    let summary = pipeline::analyze(&workspace, &config, &options)?;
-    let timings = serde_json::to_string_pretty(&summary.timings)?;
-    xsignal::workspace::write_text(&workspace.path("timings.json"), &(timings + "\n"))?;
+    let root = workspace.root().to_path_buf();
+    let summary = pipeline::analyze(workspace, &config, &options)?;
     let mut text = format!(
         "analyzed {} rows: {} added, {} already present, {} rejected; workspace holds {} comments\n\
          {} topics ({} comments unassigned), {} signals, {} comments without timestamp (not trended)\n",
@@ -97,7 +102,7 @@ pub fn run(args: &Args, global: &GlobalOpts) -> CliResult {
     }
     text.push_str(&format!(
         "outputs in {}: comments.jsonl topics.jsonl signals.jsonl rejects.jsonl report.md\n",
-        workspace.root().display()
+        root.display()
     ));
     eprint!("{text}");
     if args.fail_on_rejects && summary.rejected > 0 {

@@ -8,7 +8,7 @@ use xsignal::config::Config;
 use xsignal::eval::trendbench::{self, ScoredSignal, Truth};
 use xsignal::ingest::ColumnMap;
 use xsignal::pipeline::{self, AnalyzeOptions};
-use xsignal::workspace::{self, Workspace};
+use xsignal::workspace::{self, Wait, Workspace, WorkspaceWriter};
 
 use super::{CliError, CliResult, GlobalOpts, EXIT_OK};
 
@@ -40,22 +40,6 @@ pub struct Args {
     json: bool,
 }
 
-/// Files of a workspace that a backtest starts without (caches stay).
-const RESET: &[&str] = &[
-    "store.jsonl",
-    "topic_state.json",
-    "topic_events.jsonl",
-    "themes.jsonl",
-    "feed.jsonl",
-    "comments.jsonl",
-    "topics.jsonl",
-    "signals.jsonl",
-    "rejects.jsonl",
-    "report.md",
-    "config.toml",
-    "timings.json",
-];
-
 /// Runs `backtest`.
 pub fn run(args: &Args, global: &GlobalOpts) -> CliResult {
     let truth_path = match (&args.truth, &args.stream) {
@@ -72,41 +56,32 @@ pub fn run(args: &Args, global: &GlobalOpts) -> CliResult {
         Some(path) => Config::load(path).map_err(CliError::usage)?,
         None => Config::default(),
     };
-    let workspace = Workspace::create(&args.workspace)?;
     if let (false, Some(stream)) = (args.score_only, &args.stream) {
-        for name in RESET {
-            let path = workspace.path(name);
-            if path.is_file() {
-                std::fs::remove_file(&path)?;
-            }
-        }
-        let index = workspace.path("index");
-        if index.is_dir() {
-            std::fs::remove_dir_all(&index)?;
-        }
+        let mut writer = WorkspaceWriter::open(&args.workspace, Wait::No)?;
+        writer.reset()?;
         let options = AnalyzeOptions {
             files: vec![stream.clone()],
             columns: ColumnMap::default(),
             models_dir: global.models.clone(),
             progress: !global.quiet,
         };
-        let summary = pipeline::analyze(&workspace, &config, &options)?;
-        let timings = serde_json::to_string_pretty(&summary.timings)?;
-        workspace::write_text(&workspace.path("timings.json"), &(timings + "\n"))?;
+        pipeline::analyze(writer, &config, &options)?;
     }
-    let signals: Vec<ScoredSignal> = workspace::read_jsonl(&workspace.path("signals.jsonl"))?;
+    let workspace = Workspace::open_existing(&args.workspace)?;
+    let signals: Vec<ScoredSignal> = workspace.read_jsonl("signals.jsonl")?;
     #[derive(serde::Deserialize)]
     struct StreamId {
         id: String,
     }
-    let ids_from = args
-        .stream
-        .clone()
-        .unwrap_or_else(|| workspace.path("store.jsonl"));
-    let stream: HashSet<String> = workspace::read_jsonl::<StreamId>(&ids_from)?
-        .into_iter()
-        .map(|row| row.id)
-        .collect();
+    let ids: Vec<StreamId> = match &args.stream {
+        Some(stream) => workspace::read_jsonl(stream)?,
+        None => workspace
+            .load_store()?
+            .into_iter()
+            .map(|comment| StreamId { id: comment.id })
+            .collect(),
+    };
+    let stream: HashSet<String> = ids.into_iter().map(|row| row.id).collect();
     let scores = trendbench::score(&truth, &signals, Some(&stream), Some(args.tolerance_hours));
     if args.json {
         println!("{}", serde_json::to_string_pretty(&scores)?);

@@ -2,7 +2,8 @@
 //!
 //! Exit codes: 0 success; 1 runtime failure (I/O, missing model, corrupt workspace); 2 usage error
 //! (bad flags, bad config, unknown input format); 3 `analyze --fail-on-rejects` finished but rejected
-//! rows. A closed output pipe ends quietly with 0.
+//! rows; 4 another run is writing the workspace (`analyze` and `backtest` without `--wait`). A closed
+//! output pipe ends quietly with 0.
 
 mod analyze;
 mod backtest;
@@ -29,6 +30,8 @@ pub const EXIT_FAILURE: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 /// Exit code: `--fail-on-rejects` and rows were rejected.
 pub const EXIT_REJECTS: u8 = 3;
+/// Exit code: another run holds the workspace's writer lock.
+pub const EXIT_LOCKED: u8 = 4;
 
 /// xsignal finds emerging signals in English and German feedback: ingest, index, sentiment, topics, trends.
 #[derive(Parser, Debug)]
@@ -109,6 +112,7 @@ impl<E: Into<anyhow::Error>> From<E> for CliError {
             | Some(xsignal::Error::ConfigValues(_))
             | Some(xsignal::Error::Query(_))
             | Some(xsignal::Error::QueryRefused(_)) => EXIT_USAGE,
+            Some(xsignal::Error::Locked { .. }) => EXIT_LOCKED,
             Some(xsignal::Error::Invalid(message)) if message.contains("unknown input format") => {
                 EXIT_USAGE
             }
@@ -156,6 +160,12 @@ pub fn main() -> ExitCode {
                 return ExitCode::from(EXIT_OK);
             }
             eprintln!("xsignal: {:#}", failure.error);
+            if is_disk_full(&failure.error) {
+                eprintln!(
+                    "xsignal: the disk is full; the workspace still holds its last complete run \
+                     (nothing of this one was committed): free space and run the command again"
+                );
+            }
             ExitCode::from(failure.code)
         }
     }
@@ -166,6 +176,17 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
         cause
             .downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn is_disk_full(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause.downcast_ref::<std::io::Error>().is_some_and(|io| {
+            matches!(
+                io.kind(),
+                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+            )
+        })
     })
 }
 

@@ -233,8 +233,18 @@ impl EmbeddingCache {
                     file.set_len(valid_len).map_err(write_error)?;
                 }
                 let mut writer = BufWriter::new(file);
-                let written = self
-                    .write_records(&mut writer, self.pending.iter().copied())
+                // Written in two halves, with a failpoint between them: a run killed there leaves
+                // a torn tail that the next open cuts off.
+                let half = self.pending.len() / 2;
+                let mut written = self
+                    .write_records(&mut writer, self.pending[..half].iter().copied())
+                    .map_err(write_error)?;
+                if half > 0 {
+                    writer.flush().map_err(write_error)?;
+                    crate::failpoint::hit("cache.flush");
+                }
+                written += self
+                    .write_records(&mut writer, self.pending[half..].iter().copied())
                     .map_err(write_error)?;
                 writer.flush().map_err(write_error)?;
                 let valid_len = valid_len + written;

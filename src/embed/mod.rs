@@ -825,7 +825,8 @@ pub fn embed_cached(
     }
     progress(texts.len() - missing.len());
     let cut_before = encoder.cut_texts();
-    // Encode in slices so an interrupted run keeps what it finished.
+    // Encode in slices, each flushed to the cache file (the workspace commits the cache with the
+    // run's generation, so a killed run's vectors are dropped and a rerun encodes the same texts).
     for slice in missing.chunks(4096) {
         let slice_texts: Vec<&str> = slice.iter().map(|&index| texts[index]).collect();
         let slice_langs: Option<Vec<Lang>> =
@@ -835,6 +836,7 @@ pub fn embed_cached(
             cache.insert(keys[index], vector);
         }
         cache.flush()?;
+        crate::failpoint::hit("embed.batch");
     }
     let cut = encoder.cut_texts() - cut_before;
     if cut > 0 {

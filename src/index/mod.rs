@@ -13,6 +13,8 @@
 //! committed once. A hidden fast field `id_order` holds each document's rank among all ids sorted
 //! ascending; searches use it to break score ties by id without reading stored documents.
 
+mod readonly;
+
 use std::path::Path;
 
 use tantivy::schema::{
@@ -417,6 +419,7 @@ pub fn build(dir: &Path, docs: &[IndexDoc], writer_memory_bytes: usize) -> Resul
         writer.add_document(to_document(&fields, doc, rank))?;
     }
     writer.commit()?;
+    crate::failpoint::hit("index.commit");
     writer.wait_merging_threads()?;
     tracing::debug!(docs = docs.len(), dir = %dir.display(), "index built");
     Ok(IndexStats {
@@ -424,7 +427,8 @@ pub fn build(dir: &Path, docs: &[IndexDoc], writer_memory_bytes: usize) -> Resul
     })
 }
 
-/// Opens the index in `dir`, with the custom analyzers registered.
+/// Opens the index in `dir` read-only (no lock file, no write access needed), with the custom
+/// analyzers registered.
 pub fn open(dir: &Path) -> Result<Index> {
     if !dir.join("meta.json").is_file() {
         return Err(Error::Invalid(format!(
@@ -432,7 +436,7 @@ pub fn open(dir: &Path) -> Result<Index> {
             dir.display()
         )));
     }
-    let index = Index::open_in_dir(dir)?;
+    let index = Index::open(readonly::ReadOnlyDirectory::open(dir)?)?;
     register_tokenizers(&index);
     Ok(index)
 }

@@ -16,6 +16,7 @@
 mod columns;
 mod csv_input;
 mod jsonl_input;
+pub mod known;
 mod row;
 
 use std::collections::HashMap;

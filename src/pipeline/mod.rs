@@ -1,28 +1,23 @@
 //! The orchestrator of `xsignal analyze`: ingest -> store -> dedup -> embed -> sentiment -> topics ->
 //! trends -> index -> outputs. Each step is a call into its stage module; this file only wires them.
 
-use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::collections::HashMap;
+use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
-use indicatif::{ProgressBar, ProgressStyle};
-use rayon::prelude::*;
 
 use crate::config::Config;
 use crate::embed::{self, EmbeddingCache, Encoder};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::feed::lifecycle::FeedEvent;
 use crate::ingest::{self, ColumnMap, IngestOutput};
 use crate::privacy;
 use crate::sentiment;
-use crate::summary::{AnalyzeSummary, StageTiming};
-use crate::text::normalize_for_dedup;
 use crate::topics::{self, SentimentUnit, TopicEvent, TopicInput, TopicState};
 use crate::trends::{self, TrendDoc};
-use crate::types::{Comment, EnrichedComment, Lang, Reject, Sentiment, Signal, Topic, TopicId};
-use crate::workspace::{self, Workspace};
-use crate::{feed, index};
+use crate::types::{EnrichedComment, Lang, Reject, Sentiment, Signal, Topic, TopicId};
+use crate::workspace::{Workspace, WorkspaceWriter};
+use crate::{failpoint, feed, index, text};
 
 /// What `analyze` needs besides the config.
 #[derive(Clone, Debug)]
@@ -37,86 +32,18 @@ pub struct AnalyzeOptions {
     pub progress: bool,
 }
 
-fn progress_bar(show: bool, length: u64, message: &'static str) -> ProgressBar {
-    if !show {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(length);
-    bar.set_style(
-        ProgressStyle::with_template("{msg:>10} [{bar:30}] {pos}/{len} {per_sec} eta {eta}")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    bar.set_message(message);
-    bar
-}
+mod timer;
 
-struct Timer {
-    timings: Vec<StageTiming>,
-}
-
-impl Timer {
-    fn time<T>(&mut self, stage: &str, items: u64, step: impl FnOnce() -> Result<T>) -> Result<T> {
-        self.time_counted(stage, step, |_| items)
-    }
-
-    /// [`Timer::time`] for a stage whose item count is known once it has run.
-    fn time_counted<T>(
-        &mut self,
-        stage: &str,
-        step: impl FnOnce() -> Result<T>,
-        count: impl FnOnce(&T) -> u64,
-    ) -> Result<T> {
-        let started = Instant::now();
-        let value = step()?;
-        let items = count(&value);
-        self.timings.push(StageTiming {
-            stage: stage.to_string(),
-            items,
-            seconds: started.elapsed().as_secs_f64(),
-        });
-        tracing::info!(
-            stage,
-            items,
-            seconds = started.elapsed().as_secs_f64(),
-            "stage finished"
-        );
-        Ok(value)
-    }
-}
-
-/// The first comment id for each normalised text: `duplicate_of[i]` is the index of the first
-/// comment with the same normalised text, or `None` for the first one.
-pub fn exact_duplicates(comments: &[Comment]) -> Vec<Option<usize>> {
-    let normalised: Vec<String> = comments
-        .par_iter()
-        .map(|comment| normalize_for_dedup(&comment.text))
-        .collect();
-    let mut first: HashMap<&str, usize> = HashMap::with_capacity(comments.len());
-    normalised
-        .iter()
-        .enumerate()
-        .map(|(index, text)| {
-            if text.is_empty() {
-                return None;
-            }
-            match first.get(text.as_str()) {
-                Some(&original) => Some(original),
-                None => {
-                    first.insert(text.as_str(), index);
-                    None
-                }
-            }
-        })
-        .collect()
-}
+pub use crate::summary::{AnalyzeSummary, StageTiming};
+use timer::{progress_bar, Timer};
 
 /// Memory budget of the tantivy writer (more only saves merges; indexing is a small share of the run).
 const INDEX_WRITER_MEMORY: usize = 64_000_000;
 
-/// Runs the whole pipeline over `options.files`, adding to the workspace.
+/// Runs the whole pipeline over `options.files`, adding to the workspace, and commits the new
+/// generation (a run that fails or dies leaves the committed one as it was).
 pub fn analyze(
-    workspace: &Workspace,
+    workspace: WorkspaceWriter,
     config: &Config,
     options: &AnalyzeOptions,
 ) -> Result<AnalyzeSummary> {
@@ -129,8 +56,11 @@ pub fn analyze(
     let encoder = Encoder::load(&options.models_dir, &config.embed)?;
     config.sentiment.check(&options.models_dir, &config.embed)?;
     let encoder_fingerprint = encoder.fingerprint().to_string();
-    let state_path = workspace.path("topic_state.json");
-    let previous = read_topic_state(&state_path, &encoder_fingerprint)?;
+    let committed = workspace.current();
+    let previous = match committed {
+        Some(committed) => read_topic_state(committed, &encoder_fingerprint)?,
+        None => None,
+    };
 
     let pseudonym_key = privacy::PseudonymKey::load(workspace.root())?;
     let mut ingested = timer.time_counted(
@@ -148,56 +78,31 @@ pub fn analyze(
             &pseudonym_key,
         ))
     })?;
+    failpoint::hit("ingest.done");
 
     let mut stored = workspace.load_store()?;
-    let known: HashMap<&str, usize> = stored
-        .iter()
-        .enumerate()
-        .map(|(index, comment)| (comment.id.as_str(), index))
-        .collect();
-    let mut new_comments = Vec::new();
+    let sorted = ingest::known::sort_against_store(&stored, ingested.comments);
+    let new_comments = sorted.new;
+    let already_present = sorted.already_present;
     let mut rejects: Vec<Reject> = ingested.rejects;
-    let mut already_present = 0u64;
-    for comment in ingested.comments {
-        match known.get(comment.id.as_str()) {
-            Some(&index) => {
-                let old = &stored[index];
-                if old.text == comment.text
-                    && old.timestamp == comment.timestamp
-                    && old.author == comment.author
-                {
-                    already_present += 1;
-                } else {
-                    rejects.push(Reject {
-                        file: comment.origin.file.clone(),
-                        line: comment.origin.line,
-                        field: "id".into(),
-                        reason: format!(
-                            "id {:?} is already in the workspace with different content (from {}:{})",
-                            comment.id, old.origin.file, old.origin.line
-                        ),
-                    });
-                }
-            }
-            None => new_comments.push(comment),
-        }
-    }
+    rejects.extend(sorted.rejects);
     let added = new_comments.len() as u64;
-    if added == 0 && outputs_are_current(workspace, config) {
+    if let Some(committed) =
+        committed.filter(|committed| added == 0 && outputs_are_current(committed, config))
+    {
         // Re-ingesting known ids changes nothing: keep every output, record only new rejects.
-        let rejects = merge_rejects(&workspace.path("rejects.jsonl"), rejects)?;
-        workspace::write_jsonl(&workspace.path("rejects.jsonl"), &rejects.all)?;
-        let enriched: Vec<EnrichedComment> =
-            workspace::read_jsonl(&workspace.path("comments.jsonl"))?;
-        let topics: Vec<Topic> = workspace::read_jsonl(&workspace.path("topics.jsonl"))?;
-        let signals: Vec<Signal> = workspace::read_jsonl(&workspace.path("signals.jsonl"))?;
-        return Ok(AnalyzeSummary {
+        let all_rejects =
+            ingest::known::merge_rejects(committed.read_jsonl("rejects.jsonl")?, &rejects);
+        let enriched: Vec<EnrichedComment> = committed.read_jsonl("comments.jsonl")?;
+        let topics: Vec<Topic> = committed.read_jsonl("topics.jsonl")?;
+        let signals: Vec<Signal> = committed.read_jsonl("signals.jsonl")?;
+        let summary = AnalyzeSummary {
             files: ingested.files,
             rows_read,
             added,
             already_present,
             redactions,
-            rejected: rejects.this_run,
+            rejected: rejects.len() as u64,
             total_comments: enriched.len() as u64,
             without_timestamp: enriched.iter().filter(|c| c.timestamp.is_none()).count() as u64,
             duplicates: enriched.iter().filter(|c| c.duplicate_of.is_some()).count() as u64,
@@ -210,22 +115,26 @@ pub fn analyze(
             bucket_seconds: None,
             unchanged: true,
             timings: timer.timings,
-        });
+        };
+        workspace.write_jsonl("rejects.jsonl", &all_rejects)?;
+        write_timings(&workspace, &summary)?;
+        workspace.commit()?;
+        return Ok(summary);
     }
     workspace.append_store(&new_comments)?;
     stored.extend(new_comments);
     let comments = stored;
     let total = comments.len() as u64;
 
-    let duplicate_of = exact_duplicates(&comments);
-
-    // Embed every comment once (cached by content hash).
-    let mut cache = EmbeddingCache::open(&workspace.path("embeddings.bin"), encoder.dim())?;
-    let cached_before = cache.len();
     let texts: Vec<&str> = comments
         .iter()
         .map(|comment| comment.text.as_str())
         .collect();
+    let duplicate_of = text::exact_duplicates(&texts);
+
+    // Embed every comment once (cached by content hash).
+    let mut cache = EmbeddingCache::open(&workspace.shared_path("embeddings.bin"), encoder.dim())?;
+    let cached_before = cache.len();
     let langs: Vec<Lang> = comments.iter().map(|comment| comment.lang).collect();
     let bar = progress_bar(options.progress, total, "embed");
     let slots = timer.time("embed", total, || {
@@ -234,6 +143,7 @@ pub fn analyze(
         })
     })?;
     bar.finish_and_clear();
+    failpoint::hit("embed.done");
     let encoded_comments = (cache.len() - cached_before) as u64;
     let cut_texts = encoder.cut_texts() as u64;
 
@@ -257,6 +167,7 @@ pub fn analyze(
             &|_| {},
         )
     })?;
+    failpoint::hit("sentences.done");
     // The encoder's sessions hold a few hundred MB; the later stages do not need them.
     drop(encoder);
     let encoded = (cache.len() - cached_before) as u64;
@@ -273,7 +184,7 @@ pub fn analyze(
             .sentiment
             .load_calibration(&options.models_dir, sentiment_encoder.fingerprint())?;
         let mut sentiment_cache = EmbeddingCache::open(
-            &workspace.path("sentiment-embeddings.bin"),
+            &workspace.shared_path("sentiment-embeddings.bin"),
             sentiment_encoder.dim(),
         )?;
         let scorer = sentiment::sentences::Scorer {
@@ -284,6 +195,7 @@ pub fn analyze(
         };
         scorer.score(&mut sentiment_cache, &texts, &langs, &spans)
     })?;
+    failpoint::hit("sentiment.done");
     // The sentences' topic-encoder vectors.
     let mut next = 0;
     for scored in scored.iter_mut() {
@@ -314,17 +226,21 @@ pub fn analyze(
         )
         .collect();
     // Lineage needs each comment's topic before this run.
-    let events_path = workspace.path("topic_events.jsonl");
-    let previous_topic: HashMap<String, TopicId> = match &previous {
-        Some(_) => workspace::read_jsonl::<CommentTopic>(&workspace.path("comments.jsonl"))?
+    let previous_topic: HashMap<String, TopicId> = match (&previous, committed) {
+        (Some(_), Some(committed)) => committed
+            .read_jsonl::<CommentTopic>("comments.jsonl")?
             .into_iter()
             .filter_map(|comment| Some((comment.id, comment.topic?)))
             .collect(),
-        None => HashMap::new(),
+        _ => HashMap::new(),
     };
-    let last_seq = workspace::read_jsonl::<TopicEvent>(&events_path)?
-        .last()
-        .map_or(0, |event| event.seq);
+    let last_seq = match committed {
+        Some(committed) => committed
+            .read_jsonl::<TopicEvent>("topic_events.jsonl")?
+            .last()
+            .map_or(0, |event| event.seq),
+        None => 0,
+    };
     let timestamps: Vec<Option<DateTime<Utc>>> =
         comments.iter().map(|comment| comment.timestamp).collect();
     let plan = topics::plan_epochs(&timestamps, previous.as_ref(), &config.topics);
@@ -340,6 +256,7 @@ pub fn analyze(
         ))
     })?;
     drop(topic_inputs);
+    failpoint::hit("topics.done");
     // Topic sentiment counts sentences: a sentence counts for the topic nearest to it.
     let units: Vec<SentimentUnit> = scored
         .iter()
@@ -376,9 +293,9 @@ pub fn analyze(
 
     clustered.state.encoder = Some(encoder_fingerprint);
     let state_text = serde_json::to_string(&clustered.state).expect("topic state serialises");
-    workspace::write_text(&state_path, &state_text)?;
-    workspace::append_jsonl(&events_path, &topic_events)?;
-    workspace::write_jsonl(&workspace.path("themes.jsonl"), &clustered.themes)?;
+    workspace.write_text("topic_state.json", &state_text)?;
+    workspace.append_jsonl("topic_events.jsonl", &topic_events)?;
+    workspace.write_jsonl("themes.jsonl", &clustered.themes)?;
 
     let enriched: Vec<EnrichedComment> = comments
         .iter()
@@ -426,18 +343,21 @@ pub fn analyze(
     })?;
     let data_end = trend_docs.iter().map(|doc| doc.timestamp).max();
     drop(trend_docs);
+    failpoint::hit("trends.done");
 
     // The lifecycle feed: opened / updated / closed per signal since the last run.
     if let Some(data_end) = data_end {
-        let feed_path = workspace.path("feed.jsonl");
-        let feed_so_far: Vec<FeedEvent> = workspace::read_jsonl(&feed_path)?;
+        let feed_so_far: Vec<FeedEvent> = match committed {
+            Some(committed) => committed.read_jsonl("feed.jsonl")?,
+            None => Vec::new(),
+        };
         let feed_events = feed::lifecycle::events(
             &feed_so_far,
             &trended.signals,
             data_end,
             clustered.state.run,
         );
-        workspace::append_jsonl(&feed_path, &feed_events)?;
+        workspace.append_jsonl("feed.jsonl", &feed_events)?;
     }
 
     let index_docs: Vec<index::IndexDoc> = comments
@@ -446,17 +366,26 @@ pub fn analyze(
         .map(|(comment, enriched)| index::IndexDoc { comment, enriched })
         .collect();
     timer.time("index", total, || {
-        index::build(&workspace.path("index"), &index_docs, INDEX_WRITER_MEMORY)
+        index::build(
+            &workspace.staged_path("index"),
+            &index_docs,
+            INDEX_WRITER_MEMORY,
+        )
     })?;
+    failpoint::hit("index.done");
 
-    let rejects = merge_rejects(&workspace.path("rejects.jsonl"), rejects)?;
+    let earlier_rejects = match committed {
+        Some(committed) => committed.read_jsonl("rejects.jsonl")?,
+        None => Vec::new(),
+    };
+    let all_rejects = ingest::known::merge_rejects(earlier_rejects, &rejects);
     let summary = AnalyzeSummary {
         files: ingested.files,
         rows_read,
         added,
         already_present,
         redactions,
-        rejected: rejects.this_run,
+        rejected: rejects.len() as u64,
         total_comments: total,
         without_timestamp,
         duplicates: duplicate_of.iter().filter(|d| d.is_some()).count() as u64,
@@ -484,15 +413,23 @@ pub fn analyze(
         timings: timer.timings,
     };
     write_outputs(
-        workspace,
+        &workspace,
         config,
         &enriched,
         &clustered.topics,
         &trended.signals,
-        &rejects.all,
+        &all_rejects,
         &summary,
     )?;
+    write_timings(&workspace, &summary)?;
+    workspace.commit()?;
     Ok(summary)
+}
+
+/// Seconds per stage, for `timings.json`.
+fn write_timings(workspace: &WorkspaceWriter, summary: &AnalyzeSummary) -> Result<()> {
+    let timings = serde_json::to_string_pretty(&summary.timings).expect("timings serialise");
+    workspace.write_text("timings.json", &(timings + "\n"))
 }
 
 /// The two fields of a `comments.jsonl` line that lineage needs.
@@ -502,30 +439,18 @@ struct CommentTopic {
     topic: Option<TopicId>,
 }
 
-/// The workspace's topic state, if any. Fails when its topics were built from another encoder's
-/// vectors: their centroids cannot be compared with this encoder's (a state written before
-/// encoders were recorded passes).
-fn read_topic_state(state_path: &Path, fingerprint: &str) -> Result<Option<TopicState>> {
-    let text = match std::fs::read_to_string(state_path) {
-        Ok(text) => text,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => return Err(Error::io(state_path, source)),
-    };
-    let state: TopicState = serde_json::from_str(&text).map_err(|source| Error::Json {
-        path: state_path.to_path_buf(),
-        source,
-    })?;
-    match &state.encoder {
-        Some(built) if built != fingerprint => Err(Error::Invalid(format!(
-            "{}: the workspace's topics were built with the encoder {built}, this config's is \
-             {fingerprint}; set embed.model back or start a new workspace",
-            state_path.display()
-        ))),
-        _ => Ok(Some(state)),
+/// The committed generation's topic state, if any (refused when built from another encoder).
+fn read_topic_state(workspace: &Workspace, fingerprint: &str) -> Result<Option<TopicState>> {
+    match workspace.read_text("topic_state.json")? {
+        Some(text) => {
+            TopicState::from_stored(&text, &workspace.path("topic_state.json"), fingerprint)
+                .map(Some)
+        }
+        None => Ok(None),
     }
 }
 
-/// True when the workspace holds outputs made with exactly this config.
+/// True when the committed generation holds outputs made with exactly this config.
 fn outputs_are_current(workspace: &Workspace, config: &Config) -> bool {
     let outputs = [
         "comments.jsonl",
@@ -534,32 +459,12 @@ fn outputs_are_current(workspace: &Workspace, config: &Config) -> bool {
         "report.md",
     ];
     outputs.iter().all(|name| workspace.path(name).is_file())
-        && std::fs::read_to_string(workspace.path("config.toml"))
-            .ok()
-            .as_deref()
+        && workspace.read_text("config.toml").ok().flatten().as_deref()
             == Some(config.to_toml().as_str())
 }
 
-struct MergedRejects {
-    all: Vec<Reject>,
-    this_run: u64,
-}
-
-/// Rejects of earlier runs are kept; a reject seen before (same file, line, field, reason) is not repeated.
-fn merge_rejects(path: &Path, fresh: Vec<Reject>) -> Result<MergedRejects> {
-    let mut all: Vec<Reject> = workspace::read_jsonl(path)?;
-    let this_run = fresh.len() as u64;
-    let mut seen: HashSet<Reject> = all.iter().cloned().collect();
-    for reject in fresh {
-        if seen.insert(reject.clone()) {
-            all.push(reject);
-        }
-    }
-    Ok(MergedRejects { all, this_run })
-}
-
 fn write_outputs(
-    workspace: &Workspace,
+    workspace: &WorkspaceWriter,
     config: &Config,
     enriched: &[EnrichedComment],
     topics: &[Topic],
@@ -567,42 +472,15 @@ fn write_outputs(
     rejects: &[Reject],
     summary: &AnalyzeSummary,
 ) -> Result<()> {
-    workspace::write_jsonl(&workspace.path("comments.jsonl"), enriched)?;
+    workspace.write_jsonl("comments.jsonl", enriched)?;
     let listed: Vec<&Topic> = topics.iter().filter(|topic| topic.size > 0).collect();
-    workspace::write_jsonl(&workspace.path("topics.jsonl"), &listed)?;
-    workspace::write_jsonl(&workspace.path("signals.jsonl"), signals)?;
-    workspace::write_jsonl(&workspace.path("rejects.jsonl"), rejects)?;
-    workspace::write_text(&workspace.path("config.toml"), &config.to_toml())?;
-    workspace::write_text(
-        &workspace.path("report.md"),
+    workspace.write_jsonl("topics.jsonl", &listed)?;
+    workspace.write_jsonl("signals.jsonl", signals)?;
+    workspace.write_jsonl("rejects.jsonl", rejects)?;
+    workspace.write_text("config.toml", &config.to_toml())?;
+    workspace.write_text(
+        "report.md",
         &feed::report(summary, &listed, signals, rejects),
     )?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn topics_of_another_encoder_are_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("topic_state.json");
-        // No state yet, and a state from before encoders were recorded: both pass.
-        let minilm = "all-MiniLM-L6-v2/max_tokens=128";
-        assert!(read_topic_state(&path, minilm).unwrap().is_none());
-        std::fs::write(&path, r#"{"next_id":0,"topics":[]}"#).unwrap();
-        assert!(read_topic_state(&path, minilm).unwrap().is_some());
-        let state = r#"{"next_id":0,"topics":[],"encoder":"all-MiniLM-L6-v2/max_tokens=128"}"#;
-        std::fs::write(&path, state).unwrap();
-        let read = read_topic_state(&path, minilm).unwrap().unwrap();
-        assert_eq!(read.encoder.as_deref(), Some(minilm));
-        let error = read_topic_state(&path, "multilingual-e5-small/max_tokens=128")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            error.contains("all-MiniLM-L6-v2") && error.contains("multilingual-e5-small"),
-            "{error}"
-        );
-    }
 }

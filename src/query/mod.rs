@@ -111,7 +111,11 @@ pub fn search(dir: &Path, query: &SearchQuery) -> Result<SearchResults> {
     let index = crate::index::open(dir)?;
     let fields = Fields::resolve(&index.schema())?;
     let parsed = build_query(&index, &fields, query)?;
-    let reader = index.reader()?;
+    // A committed index never changes: no reload, no watcher.
+    let reader = index
+        .reader_builder()
+        .reload_policy(tantivy::ReloadPolicy::Manual)
+        .try_into()?;
     let searcher = reader.searcher();
     let limit = limits::hits_to_collect(query.limit, searcher.num_docs());
     if limit == 0 {

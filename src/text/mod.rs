@@ -156,6 +156,34 @@ pub fn strip_links(text: &str) -> String {
         .join(" ")
 }
 
+/// Exact duplicates after normalisation: `duplicate_of[i]` is the index of the first text with
+/// the same normalised text as text `i`, or `None` for the first one (and for empty ones).
+pub fn exact_duplicates(texts: &[&str]) -> Vec<Option<usize>> {
+    use rayon::prelude::*;
+    let normalised: Vec<String> = texts
+        .par_iter()
+        .map(|text| normalize_for_dedup(text))
+        .collect();
+    let mut first: std::collections::HashMap<&str, usize> =
+        std::collections::HashMap::with_capacity(texts.len());
+    normalised
+        .iter()
+        .enumerate()
+        .map(|(index, text)| {
+            if text.is_empty() {
+                return None;
+            }
+            match first.get(text.as_str()) {
+                Some(&original) => Some(original),
+                None => {
+                    first.insert(text.as_str(), index);
+                    None
+                }
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

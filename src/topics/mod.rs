@@ -36,6 +36,7 @@ mod kmeans;
 mod labels;
 pub mod lineage;
 mod reduce;
+mod stored;
 pub mod themes;
 
 use chrono::{DateTime, Utc};
