@@ -149,7 +149,24 @@ fn small_corpus_end_to_end_is_deterministic() {
         .iter()
         .map(|theme| theme["topics"].as_array().unwrap().len())
         .sum();
-    assert_eq!(themed, topics.len(), "every topic is in one theme");
+    // Spam and floods are not subjects: they are in no theme; every subject is in one.
+    let subjects: Vec<_> = topics
+        .iter()
+        .filter(|topic| topic["kind"] == "subject")
+        .collect();
+    assert!(
+        subjects.len() < topics.len(),
+        "the planted spam or flood is marked"
+    );
+    assert!(topics
+        .iter()
+        .filter(|topic| topic["kind"] != "subject")
+        .all(|topic| topic["theme"].is_null()));
+    assert_eq!(
+        themed,
+        subjects.len(),
+        "every subject topic is in one theme"
+    );
 
     // Re-ingesting the same files changes nothing, feeds included.
     let before: Vec<Vec<u8>> = ["comments.jsonl", "topic_events.jsonl", "feed.jsonl"]

@@ -6,14 +6,13 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use sha2::{Digest, Sha256};
-use xsignal::embed::EmbeddingCache;
 use xsignal::eval::sentiment::{score, Scored, SentimentMetrics};
 use xsignal::sentiment::calibrate::{fit, Calibration, LanguageCalibration, Observation};
 use xsignal::sentiment::sentences::{sentence_spans, Scorer};
 use xsignal::types::{Lang, SentimentLabel};
 use xsignal::Config;
 
-use super::eval::read_sentiment_rows;
+use super::eval::{read_sentiment_rows, sentiment_cache};
 use super::{CliResult, GlobalOpts, EXIT_OK};
 
 /// Flags of `train calibration`.
@@ -127,9 +126,7 @@ pub fn run(args: &CalibrationArgs, global: &GlobalOpts) -> CliResult {
         .unwrap_or_else(|| config.sentiment.calibration.clone());
     config.sentiment.calibration = String::new();
     let (encoder, head) = config.sentiment.load(&global.models, &config.embed)?;
-    std::fs::create_dir_all(&args.cache)?;
-    let cache_file = format!("{}.bin", config.sentiment.model);
-    let mut cache = EmbeddingCache::open(&args.cache.join(cache_file), encoder.dim())?;
+    let mut cache = sentiment_cache(&args.cache, &config, &encoder)?;
     let scorer = Scorer {
         head: &head,
         encoder: &encoder,

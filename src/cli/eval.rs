@@ -183,9 +183,7 @@ fn run_sentiment(args: &SentimentArgs, global: &GlobalOpts) -> CliResult {
     let langs: Vec<Lang> = rows.iter().map(|row| row.lang).collect();
     let started = Instant::now();
     // The same path as `analyze`: whole comment and sentences, aggregated.
-    std::fs::create_dir_all(&args.cache)?;
-    let cache_file = format!("{}.bin", config.sentiment.model);
-    let mut cache = EmbeddingCache::open(&args.cache.join(cache_file), encoder.dim())?;
+    let mut cache = sentiment_cache(&args.cache, &config, &encoder)?;
     let scorer = Scorer {
         head: &head,
         encoder: &encoder,
@@ -281,6 +279,18 @@ fn run_sentiment(args: &SentimentArgs, global: &GlobalOpts) -> CliResult {
         );
     }
     Ok(EXIT_OK)
+}
+
+/// The sentiment model's embedding cache in `folder` (created if needed), kept between `eval` and
+/// `train calibration` runs.
+pub(super) fn sentiment_cache(
+    folder: &std::path::Path,
+    config: &Config,
+    encoder: &Encoder,
+) -> Result<EmbeddingCache, CliError> {
+    std::fs::create_dir_all(folder)?;
+    let file = folder.join(format!("{}.bin", config.sentiment.model));
+    Ok(EmbeddingCache::open(&file, encoder.dim())?)
 }
 
 /// Reads a file through the ingest stage (texts trimmed and checked as `analyze` does) and returns

@@ -10,30 +10,41 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use crate::summary::AnalyzeSummary;
-use crate::types::{Reject, Signal, Topic};
+use crate::topics::themes::Theme;
+use crate::types::{Reject, Signal, Topic, TopicId, TopicKind};
 
 /// Renders the run report as Markdown. Deterministic: no wall-clock times.
 pub fn report(
     summary: &AnalyzeSummary,
     topics: &[&Topic],
+    themes: &[Theme],
     signals: &[Signal],
     rejects: &[Reject],
 ) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# xsignal report\n");
     let _ = writeln!(out, "## Ingest\n");
-    let _ = writeln!(
-        out,
-        "| file | format | rows | accepted | rejected | repeated rows |"
+    table(
+        &mut out,
+        &[
+            "file",
+            "format",
+            "rows",
+            "accepted",
+            "rejected",
+            "repeated rows",
+        ],
+        summary.files.iter().map(|file| {
+            vec![
+                file.file.clone(),
+                file.format.clone(),
+                file.rows.to_string(),
+                file.accepted.to_string(),
+                file.rejected.to_string(),
+                file.duplicate_rows.to_string(),
+            ]
+        }),
     );
-    let _ = writeln!(out, "|---|---|---|---|---|---|");
-    for file in &summary.files {
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} | {} | {} |",
-            file.file, file.format, file.rows, file.accepted, file.rejected, file.duplicate_rows
-        );
-    }
     let _ = writeln!(out);
     let _ = writeln!(
         out,
@@ -71,30 +82,37 @@ pub fn report(
     if signals.is_empty() {
         let _ = writeln!(out, "No trend passed every gate.\n");
     } else {
-        let _ = writeln!(
-            out,
-            "| first flagged | kind | label | topic | this window: observed | baseline mean ± std | score | authors (all) | duplicates ignored | comments (all) |"
+        table(
+            &mut out,
+            &[
+                "first flagged",
+                "kind",
+                "label",
+                "topic",
+                "this window: observed",
+                "baseline mean ± std",
+                "score",
+                "authors (all)",
+                "duplicates ignored",
+                "comments (all)",
+            ],
+            signals.iter().map(|signal| {
+                vec![
+                    signal.first_flagged.format("%Y-%m-%d %H:%M").to_string(),
+                    format!("{:?}", signal.kind),
+                    signal.label.clone(),
+                    signal
+                        .topic
+                        .map_or_else(String::new, |topic| topic.to_string()),
+                    format!("{:.2}", signal.observed),
+                    format!("{:.2} ± {:.2}", signal.baseline_mean, signal.baseline_std),
+                    format!("{:.1}", signal.score),
+                    signal.distinct_authors.to_string(),
+                    signal.duplicates_ignored.to_string(),
+                    signal.comment_ids.len().to_string(),
+                ]
+            }),
         );
-        let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|");
-        for signal in signals {
-            let _ = writeln!(
-                out,
-                "| {} | {:?} | {} | {} | {:.2} | {:.2} ± {:.2} | {:.1} | {} | {} | {} |",
-                signal.first_flagged.format("%Y-%m-%d %H:%M"),
-                signal.kind,
-                signal.label.replace('|', "/"),
-                signal
-                    .topic
-                    .map_or_else(String::new, |topic| topic.to_string()),
-                signal.observed,
-                signal.baseline_mean,
-                signal.baseline_std,
-                signal.score,
-                signal.distinct_authors,
-                signal.duplicates_ignored,
-                signal.comment_ids.len()
-            );
-        }
         let _ = writeln!(
             out,
             "\n`observed` counts the distinct texts in the signal's window (a sentiment shift: the \
@@ -113,41 +131,107 @@ pub fn report(
         let _ = writeln!(out, "{}", crate::sentiment::ratings::render(ratings));
     }
 
-    let _ = writeln!(out, "## Topics\n");
+    let _ = writeln!(out, "## Themes and their topics\n");
     let _ = writeln!(
         out,
         "{} topics; {} comments unassigned. Size counts comments; the sentiment columns count \
-         sentences (each for the topic nearest to it).\n",
+         sentences (each for the topic nearest to it). Themes group related topics (`themes.jsonl`), \
+         largest first.\n",
         summary.topics, summary.unassigned
     );
-    let mut by_size: Vec<&&Topic> = topics.iter().collect();
-    by_size.sort_by(|a, b| b.size.cmp(&a.size).then(a.id.cmp(&b.id)));
-    let _ = writeln!(
-        out,
-        "| id | label | kind | size | negative | neutral | positive |"
-    );
-    let _ = writeln!(out, "|---|---|---|---|---|---|---|");
-    for topic in by_size.iter().take(30) {
+    let by_id: BTreeMap<TopicId, &Topic> = topics.iter().map(|topic| (topic.id, *topic)).collect();
+    let mut listed_themes: Vec<&Theme> = themes.iter().collect();
+    listed_themes.sort_by(|a, b| b.size.cmp(&a.size).then(a.id.cmp(&b.id)));
+    for theme in listed_themes.iter().take(REPORTED_THEMES) {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} |",
-            topic.id,
-            topic.label.replace('|', "/"),
-            topic.kind.describe(),
-            topic.size,
-            topic.sentiment.negative,
-            topic.sentiment.neutral,
-            topic.sentiment.positive
+            "### Theme {}: {} ({} comments)\n",
+            theme.id,
+            theme.label.replace('|', "/"),
+            theme.size
+        );
+        let members: Vec<&Topic> = theme
+            .topics
+            .iter()
+            .filter_map(|id| by_id.get(id).copied())
+            .collect();
+        topic_table(&mut out, &members);
+    }
+    if listed_themes.len() > REPORTED_THEMES {
+        let _ = writeln!(
+            out,
+            "{} smaller themes in `themes.jsonl`.\n",
+            listed_themes.len() - REPORTED_THEMES
         );
     }
-    if by_size.len() > 30 {
+    let mut alone: Vec<&Topic> = topics
+        .iter()
+        .copied()
+        .filter(|topic| topic.theme.is_none() && topic.kind == TopicKind::Subject)
+        .collect();
+    alone.sort_by(|a, b| b.size.cmp(&a.size).then(a.id.cmp(&b.id)));
+    if !alone.is_empty() {
+        let _ = writeln!(out, "### Topics in no theme\n");
+        topic_table(&mut out, &alone[..alone.len().min(REPORTED_TOPICS)]);
+        if alone.len() > REPORTED_TOPICS {
+            let _ = writeln!(
+                out,
+                "{} smaller topics in `topics.jsonl`.\n",
+                alone.len() - REPORTED_TOPICS
+            );
+        }
+    }
+    let not_subjects: Vec<&Topic> = topics
+        .iter()
+        .copied()
+        .filter(|topic| topic.kind != TopicKind::Subject)
+        .collect();
+    if !not_subjects.is_empty() {
         let _ = writeln!(
             out,
-            "\n{} smaller topics in `topics.jsonl`.",
-            by_size.len() - 30
+            "### Not subjects: one author's spam or a copy-paste flood\n"
         );
+        topic_table(&mut out, &not_subjects);
     }
     out
+}
+
+/// Themes listed in the report (the rest are in `themes.jsonl`).
+const REPORTED_THEMES: usize = 15;
+/// Topics in no theme listed in the report (the rest are in `topics.jsonl`).
+const REPORTED_TOPICS: usize = 20;
+
+/// One Markdown table of topics, in the given order.
+fn topic_table(out: &mut String, topics: &[&Topic]) {
+    table(
+        out,
+        &[
+            "id", "label", "kind", "size", "negative", "neutral", "positive",
+        ],
+        topics.iter().map(|topic| {
+            vec![
+                topic.id.to_string(),
+                topic.label.clone(),
+                topic.kind.describe().to_string(),
+                topic.size.to_string(),
+                topic.sentiment.negative.to_string(),
+                topic.sentiment.neutral.to_string(),
+                topic.sentiment.positive.to_string(),
+            ]
+        }),
+    );
+    let _ = writeln!(out);
+}
+
+/// Writes a Markdown table: the header, its rule and one line per row; a `|` inside a cell becomes
+/// `/` so that it cannot break the table.
+fn table(out: &mut String, header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) {
+    let _ = writeln!(out, "| {} |", header.join(" | "));
+    let _ = writeln!(out, "|{}", "---|".repeat(header.len()));
+    for row in rows {
+        let cells: Vec<String> = row.iter().map(|cell| cell.replace('|', "/")).collect();
+        let _ = writeln!(out, "| {} |", cells.join(" | "));
+    }
 }
 
 fn join_counts(counts: &BTreeMap<&str, u64>) -> String {

@@ -416,7 +416,7 @@ pub fn analyze(
         &workspace,
         config,
         &enriched,
-        &clustered.topics,
+        &clustered,
         &trended.signals,
         &all_rejects,
         &summary,
@@ -467,20 +467,24 @@ fn write_outputs(
     workspace: &WorkspaceWriter,
     config: &Config,
     enriched: &[EnrichedComment],
-    topics: &[Topic],
+    clustered: &topics::TopicsResult,
     signals: &[Signal],
     rejects: &[Reject],
     summary: &AnalyzeSummary,
 ) -> Result<()> {
     workspace.write_jsonl("comments.jsonl", enriched)?;
-    let listed: Vec<&Topic> = topics.iter().filter(|topic| topic.size > 0).collect();
+    let listed: Vec<&Topic> = clustered
+        .topics
+        .iter()
+        .filter(|topic| topic.size > 0)
+        .collect();
     workspace.write_jsonl("topics.jsonl", &listed)?;
     workspace.write_jsonl("signals.jsonl", signals)?;
     workspace.write_jsonl("rejects.jsonl", rejects)?;
     workspace.write_text("config.toml", &config.to_toml())?;
     workspace.write_text(
         "report.md",
-        &feed::report(summary, &listed, signals, rejects),
+        &feed::report(summary, &listed, &clustered.themes, signals, rejects),
     )?;
     Ok(())
 }
