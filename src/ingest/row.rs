@@ -336,12 +336,7 @@ pub(crate) fn derived_id(
     hasher.update("\u{1f}".as_bytes());
     hasher.update(source.unwrap_or("").as_bytes());
     let digest = hasher.finalize();
-    let mut id = String::with_capacity(17);
-    id.push('h');
-    for byte in digest.iter().take(8) {
-        id.push_str(&format!("{byte:02x}"));
-    }
-    id
+    format!("h{}", crate::hex::encode(&digest[..8]))
 }
 
 /// Detects English or German with whatlang; anything else (or nothing) is `Other`.
@@ -510,8 +505,7 @@ mod tests {
         // Pinned so the scheme cannot change by accident: sha256("Great app\x1f\x1fa1\x1f").
         let expected: String = {
             let digest = Sha256::digest("Great app\u{1f}\u{1f}a1\u{1f}".as_bytes());
-            let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-            format!("h{}", hex.chars().take(16).collect::<String>())
+            format!("h{}", crate::hex::encode(&digest[..8]))
         };
         assert_eq!(id, expected);
     }

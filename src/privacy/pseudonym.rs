@@ -78,10 +78,10 @@ impl PseudonymKey {
                 let mut bytes = [0u8; KEY_LEN];
                 getrandom::fill(&mut bytes)
                     .map_err(|error| Error::io(path, std::io::Error::other(error.to_string())))?;
-                let mut options = std::fs::OpenOptions::new();
+                // Private like every workspace file; `create_new` keeps a key another process
+                // made in the meantime.
+                let mut options = crate::workspace::files::create_options();
                 options.write(true).create_new(true);
-                #[cfg(unix)]
-                std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
                 match options.open(path) {
                     Ok(mut file) => {
                         file.write_all(&bytes)

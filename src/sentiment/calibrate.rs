@@ -76,17 +76,7 @@ impl Calibration {
 
     /// Loads a calibration file. A missing file gives [`Error::ModelMissing`].
     pub fn load(path: &Path) -> Result<Calibration> {
-        if !path.is_file() {
-            return Err(Error::ModelMissing {
-                path: path.to_path_buf(),
-            });
-        }
-        let text = std::fs::read_to_string(path).map_err(|source| Error::io(path, source))?;
-        let calibration: Calibration =
-            serde_json::from_str(&text).map_err(|source| Error::Json {
-                path: path.to_path_buf(),
-                source,
-            })?;
+        let calibration: Calibration = super::read_model_json(path)?;
         let finite = |c: &LanguageCalibration| {
             c.weights
                 .iter()
@@ -105,8 +95,7 @@ impl Calibration {
 
     /// Writes the calibration as JSON.
     pub fn save(&self, path: &Path) -> Result<()> {
-        let text = serde_json::to_string_pretty(self).expect("calibration serialises");
-        std::fs::write(path, text + "\n").map_err(|source| Error::io(path, source))
+        super::write_model_json(path, self)
     }
 }
 

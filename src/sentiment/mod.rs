@@ -170,16 +170,7 @@ pub struct SentimentHead {
 impl SentimentHead {
     /// Loads a head file. A missing file gives [`Error::ModelMissing`].
     pub fn load(path: &Path) -> Result<SentimentHead> {
-        if !path.is_file() {
-            return Err(Error::ModelMissing {
-                path: path.to_path_buf(),
-            });
-        }
-        let text = std::fs::read_to_string(path).map_err(|source| Error::io(path, source))?;
-        let head: SentimentHead = serde_json::from_str(&text).map_err(|source| Error::Json {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let head: SentimentHead = read_model_json(path)?;
         if head.labels != SentimentLabel::ALL
             || head.weights.len() != 3
             || head.bias.len() != 3
@@ -195,8 +186,7 @@ impl SentimentHead {
 
     /// Writes the head as JSON.
     pub fn save(&self, path: &Path) -> Result<()> {
-        let text = serde_json::to_string_pretty(self).expect("head serialises");
-        std::fs::write(path, text + "\n").map_err(|source| Error::io(path, source))
+        write_model_json(path, self)
     }
 
     /// Class probabilities (negative, neutral, positive) for one embedding.
@@ -219,6 +209,27 @@ impl SentimentHead {
     pub fn predict(&self, embedding: &[f32]) -> Sentiment {
         sentiment_from_probabilities(self.probabilities(embedding))
     }
+}
+
+/// Reads a model file (a head, a calibration) as JSON; a missing file gives
+/// [`Error::ModelMissing`], which tells the user to run `xsignal models fetch`.
+fn read_model_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    if !path.is_file() {
+        return Err(Error::ModelMissing {
+            path: path.to_path_buf(),
+        });
+    }
+    let text = std::fs::read_to_string(path).map_err(|source| Error::io(path, source))?;
+    serde_json::from_str(&text).map_err(|source| Error::Json {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Writes a model file as pretty JSON with a final newline.
+fn write_model_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let text = serde_json::to_string_pretty(value).expect("model files serialise");
+    std::fs::write(path, text + "\n").map_err(|source| Error::io(path, source))
 }
 
 /// Label, score and confidence from class probabilities (negative, neutral, positive).
