@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use xsignal::topics::themes::Theme;
 use xsignal::types::{Signal, SignalKind, Topic, TopicId};
 use xsignal::workspace::{read_jsonl, Workspace};
 
@@ -40,10 +41,17 @@ pub fn run(args: &Args) -> CliResult {
         return Ok(EXIT_OK);
     }
     let topics: Vec<Topic> = read_jsonl(&workspace.path("topics.jsonl"))?;
-    let label_of = |id: TopicId| {
+    let themes: Vec<Theme> = read_jsonl(&workspace.path("themes.jsonl"))?;
+    let topic_label = |id: TopicId| {
         topics.iter().find(|topic| topic.id == id).map_or_else(
             || format!("topic {id}"),
             |topic| printable(&topic.label).into_owned(),
+        )
+    };
+    let theme_label = |id: TopicId| {
+        themes.iter().find(|theme| theme.id == id).map_or_else(
+            || format!("theme {id}"),
+            |theme| printable(&theme.label).into_owned(),
         )
     };
     let mut out = String::new();
@@ -57,12 +65,12 @@ pub fn run(args: &Args) -> CliResult {
             continue;
         }
         let about = match (signal.topic, signal.theme) {
-            (Some(topic), Some(theme)) if theme != topic => format!(
+            (Some(topic), Some(theme)) => format!(
                 "  (topic {topic} \"{}\", theme {theme} \"{}\")",
-                label_of(topic),
-                label_of(theme)
+                topic_label(topic),
+                theme_label(theme)
             ),
-            (Some(topic), _) => format!("  (topic {topic} \"{}\")", label_of(topic)),
+            (Some(topic), None) => format!("  (topic {topic} \"{}\")", topic_label(topic)),
             (None, _) => String::new(),
         };
         // What `observed` counts: distinct texts in the window, or the negative share for a
