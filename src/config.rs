@@ -98,6 +98,8 @@ impl Config {
         self.topics.check_values(&mut checks);
         checks.enter("trends");
         self.trends.check_values(&mut checks);
+        checks.enter("privacy");
+        self.privacy.check_values(&mut checks);
         checks.into_result()
     }
 

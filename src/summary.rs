@@ -31,6 +31,9 @@ pub struct AnalyzeSummary {
     pub already_present: u64,
     /// Personal data replaced by placeholders in the rows read in this run, per kind.
     pub redactions: RedactionCounts,
+    /// Comments erased before this run, by `xsignal forget` or by `privacy.retain_days` (the run
+    /// then re-derived everything from the comments that stayed).
+    pub erased: u64,
     /// Rows rejected in this run.
     pub rejected: u64,
     /// Comments in the workspace after the run.

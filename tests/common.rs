@@ -105,3 +105,26 @@ pub fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
         .map(|line| serde_json::from_str(line).expect("valid json line"))
         .collect()
 }
+
+/// Every file under `dir`, recursively (symlinks are not followed).
+pub fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let kind = std::fs::symlink_metadata(&path).unwrap();
+        if kind.is_dir() {
+            found.extend(files(&path));
+        } else if kind.is_file() {
+            found.push(path);
+        }
+    }
+    found.sort();
+    found
+}
+
+/// True when `needle` occurs in `haystack`.
+pub fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle.as_bytes())
+}

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use xsignal::privacy::PseudonymKey;
 
-use crate::common::{model_available, read_jsonl, run, xsignal};
+use crate::common::{contains, files, model_available, read_jsonl, run, xsignal};
 
 const EMAIL: &str = "mira.quokkason@example.org";
 const PHONE: &str = "+49 30 41927356";
@@ -48,26 +48,6 @@ fn write_comments(path: &Path) {
         lines.push('\n');
     }
     std::fs::write(path, lines).unwrap();
-}
-
-/// Every file under `dir`, recursively.
-fn files(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            found.extend(files(&path));
-        } else {
-            found.push(path);
-        }
-    }
-    found
-}
-
-fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|window| window == needle.as_bytes())
 }
 
 #[test]

@@ -3,6 +3,7 @@
 mod cli;
 mod common;
 mod crash;
+mod forget;
 mod nasty;
 mod pipeline;
 mod privacy;

@@ -59,7 +59,9 @@ pub fn run(args: &Args, global: &GlobalOpts) -> CliResult {
     }
     config.validate().map_err(CliError::usage)?;
     let wait = if args.wait { Wait::Yes } else { Wait::No };
-    let workspace = WorkspaceWriter::open(&args.workspace, wait)?;
+    let mut workspace = WorkspaceWriter::open(&args.workspace, wait)?;
+    // Comments past the retention limit go first, through the erasure of `xsignal forget`.
+    xsignal::privacy::forget::apply_retention(&mut workspace, config.privacy.retain_days)?;
     let options = AnalyzeOptions {
         files: args.files.clone(),
         columns: args.columns.map(),
@@ -91,6 +93,12 @@ pub fn run(args: &Args, global: &GlobalOpts) -> CliResult {
         "personal data replaced: {}\n",
         summary.redactions_text()
     ));
+    if summary.erased > 0 {
+        text.push_str(&format!(
+            "{} comments erased past `privacy.retain_days` (or by an interrupted `forget`): every output re-derived without them\n",
+            summary.erased
+        ));
+    }
     if summary.unchanged {
         text.push_str("nothing new to analyze: outputs unchanged\n");
     }

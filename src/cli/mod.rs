@@ -10,6 +10,7 @@ mod backtest;
 mod calibration;
 mod columns;
 mod eval;
+mod forget;
 mod models;
 mod output;
 mod search;
@@ -82,6 +83,8 @@ enum Command {
     Train(train::Args),
     /// Evaluate a stage on labelled data.
     Eval(eval::Args),
+    /// Erase comments (by author id, comment id or query) from the workspace and every output.
+    Forget(forget::Args),
     /// Run the pipeline over a labelled trend stream and score the flagged trends.
     Backtest(backtest::Args),
     /// Print the default pipeline config (TOML), a starting point for `--config`.
@@ -143,6 +146,7 @@ pub fn main() -> ExitCode {
     let outcome = match &cli.command {
         Command::Analyze(args) => analyze::run(args, &cli.global),
         Command::Backtest(args) => backtest::run(args, &cli.global),
+        Command::Forget(args) => forget::run(args, &cli.global),
         Command::Search(args) => search::run(args),
         Command::Topics(args) => topics::run(args),
         Command::Trends(args) => trends::run(args),

@@ -46,6 +46,8 @@ pub struct EmbeddingCache {
     vectors: Vec<f32>,
     pending: Vec<(CacheKey, usize)>,
     on_disk: OnDisk,
+    /// Slots handed out since the cache was opened ([`EmbeddingCache::mark_used`]).
+    used: Vec<bool>,
 }
 
 /// The checksum stored after a record's key and vector bytes.
@@ -87,6 +89,7 @@ impl EmbeddingCache {
             vectors: Vec::new(),
             pending: Vec::new(),
             on_disk: OnDisk::Rewrite,
+            used: Vec::new(),
         };
         let file = match std::fs::File::open(path) {
             Ok(file) => file,
@@ -180,6 +183,55 @@ impl EmbeddingCache {
     /// The vector in `slot` (a value returned by [`EmbeddingCache::slot`]).
     pub fn vector(&self, slot: usize) -> &[f32] {
         &self.vectors[slot * self.dim..(slot + 1) * self.dim]
+    }
+
+    /// Records that the vector in `slot` is in use (see [`EmbeddingCache::keep_only_used`]).
+    pub fn mark_used(&mut self, slot: usize) {
+        if self.used.len() <= slot {
+            self.used.resize(self.index.len().max(slot + 1), false);
+        }
+        self.used[slot] = true;
+    }
+
+    /// Drops every vector not marked used since the cache was opened and rewrites the file with
+    /// the rest (a temporary file renamed over it, so the dropped records' bytes leave the file).
+    /// Slots handed out before are void afterwards. Nothing happens when every vector is in use.
+    pub fn keep_only_used(&mut self) -> Result<()> {
+        let is_used = |slot: usize| self.used.get(slot).copied().unwrap_or(false);
+        if (0..self.index.len()).all(is_used) {
+            return Ok(());
+        }
+        let mut keys = vec![[0u8; 32]; self.index.len()];
+        for (key, &slot) in &self.index {
+            keys[slot] = *key;
+        }
+        let mut index = HashMap::new();
+        let mut vectors = Vec::new();
+        for (slot, key) in keys.iter().enumerate() {
+            if is_used(slot) {
+                index.insert(*key, index.len());
+                vectors.extend_from_slice(self.vector(slot));
+            }
+        }
+        tracing::debug!(
+            dropped = self.index.len() - index.len(),
+            kept = index.len(),
+            "embedding cache keeps only the vectors in use"
+        );
+        self.used = vec![true; index.len()];
+        self.index = index;
+        self.vectors = vectors;
+        self.pending.clear();
+        self.on_disk = OnDisk::Rewrite;
+        if self.index.is_empty() {
+            return match std::fs::remove_file(&self.path) {
+                Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                    Err(Error::io(&self.path, error))
+                }
+                _ => Ok(()),
+            };
+        }
+        self.flush()
     }
 
     /// Adds a vector (kept in memory until [`EmbeddingCache::flush`]).

@@ -848,10 +848,14 @@ pub fn embed_cached(
             "texts longer than the windows allowed: encoded from their first windows"
         );
     }
-    Ok(keys
+    let slots: Vec<usize> = keys
         .iter()
         .map(|key| cache.slot(key).expect("every text is cached now"))
-        .collect())
+        .collect();
+    for &slot in &slots {
+        cache.mark_used(slot);
+    }
+    Ok(slots)
 }
 
 #[cfg(test)]

@@ -61,6 +61,13 @@ pub fn report(
         "- personal data replaced in this run's rows: {} (`[privacy] redact`); authors are pseudonymised",
         summary.redactions_text()
     );
+    if summary.erased > 0 {
+        let _ = writeln!(
+            out,
+            "- erased before this run: {} comments (`xsignal forget` or `[privacy] retain_days`); every output was re-derived from the comments that stayed",
+            summary.erased
+        );
+    }
     let _ = writeln!(
         out,
         "- {} comments encoded in this run, the rest from the embedding cache; {} of them longer than the encoder's windows (encoded from their head, indexed whole)\n",

@@ -102,6 +102,7 @@ pub fn analyze(
             added,
             already_present,
             redactions,
+            erased: workspace.erased().unwrap_or(0),
             rejected: rejects.len() as u64,
             total_comments: enriched.len() as u64,
             without_timestamp: enriched.iter().filter(|c| c.timestamp.is_none()).count() as u64,
@@ -193,7 +194,11 @@ pub fn analyze(
             config: &config.sentiment,
             calibration: calibration.as_ref(),
         };
-        scorer.score(&mut sentiment_cache, &texts, &langs, &spans)
+        let scored = scorer.score(&mut sentiment_cache, &texts, &langs, &spans)?;
+        if workspace.erased().is_some() {
+            sentiment_cache.keep_only_used()?;
+        }
+        Ok(scored)
     })?;
     failpoint::hit("sentiment.done");
     // The sentences' topic-encoder vectors.
@@ -290,6 +295,10 @@ pub fn analyze(
         config.topics.sentence_min_similarity,
     );
     drop(units);
+    if workspace.erased().is_some() {
+        // An erasure keeps only the vectors of the comments that stayed.
+        cache.keep_only_used()?;
+    }
 
     clustered.state.encoder = Some(encoder_fingerprint);
     let state_text = serde_json::to_string(&clustered.state).expect("topic state serialises");
@@ -385,6 +394,7 @@ pub fn analyze(
         added,
         already_present,
         redactions,
+        erased: workspace.erased().unwrap_or(0),
         rejected: rejects.len() as u64,
         total_comments: total,
         without_timestamp,

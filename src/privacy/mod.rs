@@ -8,8 +8,10 @@
 //! [`Redactor`]), their author id replaced by a keyed hash ([`PseudonymKey`]), and the number of
 //! redactions per kind. This module owns the redaction patterns and validators, the first-name
 //! gazetteer (`first_names.txt`, checked against `PROVENANCE.md`) and the key file
-//! `privacy.key`.
+//! `privacy.key`. Erasure and retention (`forget.rs`) decide which stored comments go and keep
+//! the audit log's entries.
 
+pub mod forget;
 mod names;
 mod pseudonym;
 mod redact;
@@ -25,6 +27,7 @@ pub use pseudonym::{PseudonymKey, KEY_ENV, KEY_FILE};
 pub use redact::{Finding, PiiKind, Redactor};
 
 use crate::types::Comment;
+use crate::validation::Checks;
 
 /// Settings of the privacy stage.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -34,13 +37,34 @@ pub struct PrivacyConfig {
     /// `phone`, `iban`, `card`, `ip`, `url_secret`, `handle`, `name` (all by default; an empty
     /// list stores texts as they came). Author ids are always pseudonymised.
     pub redact: Vec<PiiKind>,
+    /// Comments dated more than this many days before the newest comment of the workspace are
+    /// erased at the start of each `analyze` run, as `xsignal forget` erases (0: kept forever).
+    pub retain_days: u64,
 }
+
+/// The longest retention limit accepted (a century; longer guards nothing).
+const MAX_RETAIN_DAYS: u64 = 36_525;
 
 impl Default for PrivacyConfig {
     fn default() -> Self {
         PrivacyConfig {
             redact: PiiKind::ALL.to_vec(),
+            retain_days: 0,
         }
+    }
+}
+
+impl PrivacyConfig {
+    /// Records the problems of this section's values.
+    pub fn check_values(&self, checks: &mut Checks) {
+        checks.require(
+            self.retain_days <= MAX_RETAIN_DAYS,
+            "retain_days",
+            format!(
+                "must be from 0 (keep forever) to {MAX_RETAIN_DAYS} (got {})",
+                self.retain_days
+            ),
+        );
     }
 }
 

@@ -11,6 +11,8 @@
 //! | `DIR/store.jsonl` | every ingested comment with its text (appended; committed length in the manifest) |
 //! | `DIR/embeddings.bin`, `DIR/sentiment-embeddings.bin` | embedding caches ([`crate::embed::EmbeddingCache`]; appended, committed length in the manifest) |
 //! | `DIR/lock` | the writer lock |
+//! | `DIR/erasure.json` | an erasure that began and has not committed yet ([`erasure`]) |
+//! | `DIR/audit.jsonl` | the erasure audit log: what was requested, when, how many comments went (appended, never content) |
 //!
 //! A generation holds `topic_state.json` (centroids, next topic id, run number), `topic_events.jsonl`
 //! and `feed.jsonl` (append-only for their readers: each run copies them and appends),
@@ -25,6 +27,7 @@
 //! Files are created 0600 and folders 0700. A workspace of the flat layout of earlier versions
 //! (plain files, no `current`) is read as it is and moved into generation 1 by the first writer.
 
+pub mod erasure;
 pub mod files;
 pub mod generation;
 pub mod lock;
@@ -122,6 +125,9 @@ pub struct WorkspaceWriter {
     current: Option<Workspace>,
     staged: u64,
     staging: PathBuf,
+    /// Comments removed by an erasure this run carries out; `None` when it builds on the committed
+    /// generation as usual.
+    erased: Option<u64>,
 }
 
 impl WorkspaceWriter {
@@ -137,9 +143,14 @@ impl WorkspaceWriter {
             generation::migrate_flat_layout(root)?;
         }
         let current = generation::read_current(root)?;
-        let committed = match &current {
-            Some((_, manifest)) => manifest.committed.clone(),
-            None => generation::first_run_base(root)?,
+        let resumed = erasure::resume(
+            root,
+            current.as_ref().map(|(_, manifest)| manifest.generation),
+        )?;
+        let committed = match (&resumed, &current) {
+            (Some(resumed), _) => resumed.committed.clone(),
+            (None, Some((_, manifest))) => manifest.committed.clone(),
+            (None, None) => generation::first_run_base(root)?,
         };
         generation::drop_uncommitted(root, &committed)?;
         let staged = match &current {
@@ -153,6 +164,8 @@ impl WorkspaceWriter {
         generation::remove_if_present(&staging)?;
         files::create_dir(&staging)?;
         failpoint::hit("lock.acquired");
+        // An interrupted erasure is finished by this run: it starts over from the store.
+        let current = current.filter(|_| resumed.is_none());
         Ok(WorkspaceWriter {
             root: root.to_path_buf(),
             _lock: writer_lock,
@@ -163,6 +176,7 @@ impl WorkspaceWriter {
             }),
             staged,
             staging,
+            erased: resumed.map(|resumed| resumed.removed),
         })
     }
 
@@ -190,6 +204,37 @@ impl WorkspaceWriter {
             .and_then(|file| file.sync_all())
             .map_err(|source| Error::io(&store, source))?;
         generation::record_first_run_base(&self.root).map(drop)
+    }
+
+    /// Erases comments: the store becomes `remaining` (`removed` comments fewer) at once, and this
+    /// run starts over from it, building on no earlier generation; its commit removes every other
+    /// generation (see [`erasure`]). Needs a committed run.
+    pub fn erase(&mut self, remaining: &[Comment], removed: u64) -> Result<()> {
+        let committed_generation = match (&self.current, self.erased) {
+            (Some(current), _) => current
+                .manifest
+                .as_ref()
+                .map_or(0, |manifest| manifest.generation),
+            // Finishing an interrupted erasure: the generation it began from is still committed.
+            (None, Some(_)) => self.staged - 1,
+            (None, None) => {
+                return Err(Error::Invalid(format!(
+                    "{} has no committed run to erase from",
+                    self.root.display()
+                )))
+            }
+        };
+        let total = self.erased.unwrap_or(0) + removed;
+        erasure::begin(&self.root, committed_generation, remaining, total)?;
+        self.current = None;
+        self.erased = Some(total);
+        Ok(())
+    }
+
+    /// Comments removed by the erasure this run carries out (`None`: no erasure, the run builds
+    /// on the committed generation).
+    pub fn erased(&self) -> Option<u64> {
+        self.erased
     }
 
     /// A shared file of the workspace folder (an embedding cache), as the last commit left it.
@@ -259,9 +304,35 @@ impl WorkspaceWriter {
             .current
             .as_ref()
             .and_then(|current| Some((current.dir.as_path(), current.manifest.as_ref()?)));
-        generation::commit(&self.root, self.staged, previous)
+        generation::commit(&self.root, self.staged, previous)?;
+        if self.erased.is_some() {
+            // Committed without a previous generation: every older one is gone.
+            erasure::finish(&self.root)?;
+        }
+        Ok(())
+    }
+
+    /// Appends one line to the workspace's audit log (`audit.jsonl`, synced; never rewritten).
+    pub fn append_audit<T: Serialize>(&self, entry: &T) -> Result<()> {
+        let path = self.root.join(AUDIT_LOG);
+        let mut line = serde_json::to_vec(entry).map_err(|source| Error::Json {
+            path: path.clone(),
+            source,
+        })?;
+        line.push(b'\n');
+        let mut file = files::create_options()
+            .append(true)
+            .open(&path)
+            .map_err(|source| Error::io(&path, source))?;
+        file.write_all(&line)
+            .and_then(|()| file.sync_all())
+            .map_err(|source| Error::io(&path, source))?;
+        files::sync_dir(&self.root)
     }
 }
+
+/// The erasure audit log in the workspace folder.
+pub const AUDIT_LOG: &str = "audit.jsonl";
 
 /// Names only a workspace folder holds; a writer refuses a non-empty folder with none of them
 /// rather than tidying up (and making private) a folder that is not its own.
