@@ -365,6 +365,53 @@ mod tests {
     }
 
     #[test]
+    fn keeping_only_the_used_vectors_rewrites_the_file_without_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("embeddings.bin");
+        let mut cache = EmbeddingCache::open(&path, 3).unwrap();
+        let keys: Vec<CacheKey> = ["kept", "erased", "also kept"]
+            .iter()
+            .map(|text| EmbeddingCache::key("m", text))
+            .collect();
+        for (index, key) in keys.iter().enumerate() {
+            cache.insert(*key, &[index as f32 + 7.5; 3]);
+        }
+        cache.flush().unwrap();
+        let mut cache = EmbeddingCache::open(&path, 3).unwrap();
+        cache.keep_only_used().unwrap();
+        assert!(
+            cache.is_empty(),
+            "nothing was used since the cache was opened"
+        );
+        assert!(!path.exists());
+
+        let mut cache = EmbeddingCache::open(&path, 3).unwrap();
+        for (index, key) in keys.iter().enumerate() {
+            cache.insert(*key, &[index as f32 + 7.5; 3]);
+        }
+        cache.flush().unwrap();
+        let mut cache = EmbeddingCache::open(&path, 3).unwrap();
+        for key in [keys[0], keys[2]] {
+            let slot = cache.slot(&key).unwrap();
+            cache.mark_used(slot);
+        }
+        let before = std::fs::metadata(&path).unwrap().len();
+        cache.keep_only_used().unwrap();
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().len(),
+            before - record_len(3)
+        );
+        let bytes = std::fs::read(&path).unwrap();
+        let erased_value = 8.5f32.to_le_bytes();
+        assert!(!bytes.windows(4).any(|window| window == erased_value));
+        assert!(!bytes.windows(32).any(|window| window == keys[1]));
+        let reopened = EmbeddingCache::open(&path, 3).unwrap();
+        assert_eq!(reopened.len(), 2);
+        assert_eq!(reopened.get(&keys[2]), Some(&[9.5f32; 3][..]));
+        assert!(reopened.get(&keys[1]).is_none());
+    }
+
+    #[test]
     fn other_width_is_ignored() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("embeddings.bin");

@@ -204,3 +204,80 @@ impl AuditEntry {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{Lang, Origin};
+
+    fn comment(id: &str, author: Option<&str>, day: Option<u32>) -> Comment {
+        Comment {
+            id: id.into(),
+            text: format!("text of {id}"),
+            timestamp: day.map(|day| {
+                DateTime::parse_from_rfc3339(&format!("2026-03-{day:02}T12:00:00Z"))
+                    .unwrap()
+                    .with_timezone(&Utc)
+            }),
+            author: author.map(str::to_string),
+            source: None,
+            lang: Lang::En,
+            lang_detected: false,
+            rating: None,
+            meta: Default::default(),
+            origin: Origin {
+                file: "a.jsonl".into(),
+                line: 1,
+            },
+        }
+    }
+
+    #[test]
+    fn retention_counts_days_back_from_the_newest_comment() {
+        let stored = [
+            comment("a", None, Some(1)),
+            comment("b", None, Some(3)),
+            comment("c", None, None),
+            comment("d", None, Some(10)),
+            comment("e", None, Some(4)),
+        ];
+        // Newest: day 10 at noon; 6 days before is day 4 at noon, which is kept.
+        assert_eq!(expired(&stored, 6), [true, true, false, false, false]);
+        assert_eq!(expired(&stored, 0), [false; 5]);
+        assert_eq!(expired(&stored, 36_525), [false; 5]);
+        assert_eq!(expired(&[comment("x", None, None)], 1), [false]);
+    }
+
+    #[test]
+    fn an_author_is_matched_through_the_pseudonym_and_an_id_exactly() {
+        let key = PseudonymKey::from_hex(&"ab".repeat(32)).unwrap();
+        let pseudonym = key.pseudonym("u42");
+        let stored = [
+            comment("1", Some(&pseudonym), None),
+            comment("2", Some("u42"), None),
+            comment("3", None, None),
+            comment("10", Some(&pseudonym), None),
+        ];
+        let nowhere = Path::new("/nonexistent");
+        let by_author = Selector::Author("u42".into());
+        assert_eq!(
+            by_author.select(&stored, &key, nowhere).unwrap(),
+            [true, false, false, true]
+        );
+        let by_id = Selector::Id("1".into());
+        assert_eq!(
+            by_id.select(&stored, &key, nowhere).unwrap(),
+            [true, false, false, false]
+        );
+        assert!(Selector::Query(" * ".into())
+            .select(&stored, &key, nowhere)
+            .is_err());
+        // The audit hash is keyed, differs by kind, and is never the author's pseudonym.
+        let hash = by_author.keyed_hash(&key);
+        assert_eq!(hash.len(), 16);
+        assert_ne!(hash, pseudonym);
+        assert_ne!(hash, Selector::Id("u42".into()).keyed_hash(&key));
+        let other_key = PseudonymKey::from_hex(&"cd".repeat(32)).unwrap();
+        assert_ne!(hash, by_author.keyed_hash(&other_key));
+    }
+}

@@ -32,7 +32,6 @@ use serde::{Deserialize, Serialize};
 use super::files;
 use super::generation::{remove_if_present, SHARED, STORE};
 use crate::error::{Error, Result};
-use crate::failpoint;
 use crate::types::Comment;
 
 /// The marker of an erasure that has begun and not yet committed.
@@ -67,7 +66,6 @@ pub fn begin(root: &Path, from_generation: u64, remaining: &[Comment], removed: 
     let rewritten = root.join(STORE_ERASING);
     files::write_file(&rewritten, |out| files::write_lines(out, remaining))?;
     files::sync_dir(root)?;
-    failpoint::hit("erase.store");
     let mut committed = BTreeMap::new();
     for name in SHARED {
         let path = if *name == STORE {
@@ -85,7 +83,6 @@ pub fn begin(root: &Path, from_generation: u64, remaining: &[Comment], removed: 
     let text = serde_json::to_string_pretty(&pending).expect("erasure marker serialises") + "\n";
     files::write_file(&root.join(MARKER), |out| files::write_text(out, &text))?;
     files::sync_dir(root)?;
-    failpoint::hit("erase.marked");
     roll_forward(root)
 }
 

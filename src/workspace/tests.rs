@@ -204,3 +204,107 @@ fn caches_copied_into_a_new_workspace_are_kept_and_a_dead_first_run_is_dropped()
         b"copied"
     );
 }
+
+fn generations(root: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(root)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name.starts_with("gen-"))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn an_erasure_starts_over_from_the_rewritten_store_and_leaves_one_generation() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    run(root, &["1", "2"], true);
+    run(root, &["3"], true);
+    assert_eq!(generations(root), ["gen-000001", "gen-000002"]);
+    let mut writer = WorkspaceWriter::open(root, Wait::No).unwrap();
+    writer.erase(&[comment("1"), comment("3")], 1).unwrap();
+    assert!(writer.current().is_none());
+    assert_eq!(writer.erased(), Some(1));
+    assert_eq!(ids(&writer.load_store().unwrap()), ["1", "3"]);
+    // Readers still see the committed run until the erasing one commits.
+    let reader = Workspace::open_existing(root).unwrap();
+    assert_eq!(
+        reader
+            .read_jsonl::<Comment>("comments.jsonl")
+            .unwrap()
+            .len(),
+        3
+    );
+    writer
+        .write_jsonl("comments.jsonl", &[comment("1"), comment("3")])
+        .unwrap();
+    writer.commit().unwrap();
+    assert_eq!(generations(root), ["gen-000003"]);
+    assert!(!root.join(erasure::MARKER).exists());
+    let reader = Workspace::open_existing(root).unwrap();
+    assert_eq!(ids(&reader.load_store().unwrap()), ["1", "3"]);
+    // Nothing of the old generations is carried: not even the lineage.
+    assert!(!reader.path("topic_events.jsonl").exists());
+    let writer = WorkspaceWriter::open(root, Wait::No).unwrap();
+    assert_eq!(writer.erased(), None);
+}
+
+#[test]
+fn an_interrupted_erasure_is_finished_by_the_next_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    run(root, &["1", "2", "3"], true);
+    // The process stops after the marker, before the rewritten store is renamed into place.
+    let current = generation::read_current(root)
+        .unwrap()
+        .unwrap()
+        .1
+        .generation;
+    let writer = WorkspaceWriter::open(root, Wait::No).unwrap();
+    let old_store = std::fs::read(root.join("store.jsonl")).unwrap();
+    erasure::begin(root, current, &[comment("2")], 2).unwrap();
+    drop(writer);
+    std::fs::rename(root.join("store.jsonl"), root.join("store.jsonl.erasing")).unwrap();
+    std::fs::write(root.join("store.jsonl"), old_store).unwrap();
+
+    let writer = WorkspaceWriter::open(root, Wait::No).unwrap();
+    assert!(writer.current().is_none(), "the next writer starts over");
+    assert_eq!(writer.erased(), Some(2));
+    assert_eq!(ids(&writer.load_store().unwrap()), ["2"]);
+    assert!(!root.join("store.jsonl.erasing").exists());
+    writer.commit().unwrap();
+    assert_eq!(generations(root), ["gen-000002"]);
+    assert!(!root.join(erasure::MARKER).exists());
+}
+
+#[test]
+fn a_rewritten_store_without_the_marker_is_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    run(root, &["1", "2"], true);
+    std::fs::write(root.join("store.jsonl.erasing"), "partial").unwrap();
+    let writer = WorkspaceWriter::open(root, Wait::No).unwrap();
+    assert_eq!(writer.erased(), None);
+    assert!(writer.current().is_some());
+    assert_eq!(ids(&writer.load_store().unwrap()), ["1", "2"]);
+    assert!(!root.join("store.jsonl.erasing").exists());
+}
+
+#[test]
+fn the_audit_log_is_appended_and_private() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    run(root, &["1"], true);
+    let writer = WorkspaceWriter::open(root, Wait::No).unwrap();
+    writer
+        .append_audit(&serde_json::json!({"removed": 1}))
+        .unwrap();
+    writer
+        .append_audit(&serde_json::json!({"removed": 2}))
+        .unwrap();
+    let lines: Vec<serde_json::Value> = read_jsonl(&root.join(AUDIT_LOG)).unwrap();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[1]["removed"], 2);
+    assert_eq!(mode(&root.join(AUDIT_LOG)), 0o600);
+}
