@@ -1,4 +1,4 @@
-//! `xsignal forget --workspace DIR (--author ID | --id ID | --query Q) [--dry-run]`
+//! `xsignal forget --workspace DIR (--author ID | --id ID | --query Q | --before TIME) [--dry-run]`
 
 use std::path::PathBuf;
 
@@ -9,6 +9,7 @@ use xsignal::privacy::forget::{self, AuditEntry, Selector};
 use xsignal::privacy::PseudonymKey;
 use xsignal::workspace::{Wait, Workspace, WorkspaceWriter};
 
+use super::search::parse_time;
 use super::{CliError, CliResult, GlobalOpts, EXIT_OK};
 
 /// Flags of `forget`.
@@ -27,6 +28,9 @@ pub struct Args {
     /// Every comment this search query matches (the syntax of `xsignal search`).
     #[arg(long, group = "selector")]
     query: Option<String>,
+    /// Every comment dated before this time (RFC 3339 or YYYY-MM-DD, midnight UTC).
+    #[arg(long, group = "selector")]
+    before: Option<String>,
     /// Print how many comments would be removed and change nothing.
     #[arg(long)]
     dry_run: bool,
@@ -36,19 +40,20 @@ pub struct Args {
 }
 
 impl Args {
-    fn selector(&self) -> Selector {
-        match (&self.author, &self.id, &self.query) {
-            (Some(author), _, _) => Selector::Author(author.clone()),
-            (_, Some(id), _) => Selector::Id(id.clone()),
-            (_, _, Some(query)) => Selector::Query(query.clone()),
+    fn selector(&self) -> Result<Selector, CliError> {
+        Ok(match (&self.author, &self.id, &self.query, &self.before) {
+            (Some(author), _, _, _) => Selector::Author(author.clone()),
+            (_, Some(id), _, _) => Selector::Id(id.clone()),
+            (_, _, Some(query), _) => Selector::Query(query.clone()),
+            (_, _, _, Some(before)) => Selector::Before(parse_time(before)?),
             _ => unreachable!("clap requires one selector"),
-        }
+        })
     }
 }
 
 /// Runs `forget`.
 pub fn run(args: &Args, global: &GlobalOpts) -> CliResult {
-    let selector = args.selector();
+    let selector = args.selector()?;
     // What the committed run holds: the config that made it, its index, its key.
     let committed = Workspace::open_existing(&args.workspace)?;
     let key = PseudonymKey::load(&args.workspace)?;

@@ -32,6 +32,9 @@ pub enum Selector {
     Id(String),
     /// Every comment the search query matches (the syntax of `xsignal search`).
     Query(String),
+    /// Every comment dated before this time (a deadline by the clock, where retention counts in
+    /// data time).
+    Before(DateTime<Utc>),
 }
 
 impl Selector {
@@ -41,12 +44,14 @@ impl Selector {
             Selector::Author(_) => "author",
             Selector::Id(_) => "id",
             Selector::Query(_) => "query",
+            Selector::Before(_) => "before",
         }
     }
 
-    fn value(&self) -> &str {
+    fn value(&self) -> String {
         match self {
-            Selector::Author(value) | Selector::Id(value) | Selector::Query(value) => value,
+            Selector::Author(value) | Selector::Id(value) | Selector::Query(value) => value.clone(),
+            Selector::Before(time) => time.to_rfc3339(),
         }
     }
 
@@ -74,6 +79,10 @@ impl Selector {
                     .collect())
             }
             Selector::Id(id) => Ok(stored.iter().map(|comment| &comment.id == id).collect()),
+            Selector::Before(time) => Ok(stored
+                .iter()
+                .map(|comment| comment.timestamp.is_some_and(|timestamp| timestamp < *time))
+                .collect()),
             Selector::Query(text) => {
                 if text.trim().is_empty() || text.trim() == "*" {
                     return Err(Error::Invalid(
@@ -166,7 +175,7 @@ pub struct AuditEntry {
     pub time: DateTime<Utc>,
     /// `forget` (a request) or `retention` (`privacy.retain_days`).
     pub action: &'static str,
-    /// The selector's kind (`author`, `id`, `query`) of a request.
+    /// The selector's kind (`author`, `id`, `query`, `before`) of a request.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub selector: Option<&'static str>,
     /// The keyed hash of the selector's value ([`Selector::keyed_hash`]) of a request.
@@ -268,6 +277,18 @@ mod tests {
         assert_eq!(
             by_id.select(&stored, &key, nowhere).unwrap(),
             [true, false, false, false]
+        );
+        let noon = |day: u32| comment("t", None, Some(day)).timestamp.unwrap();
+        let dated = [
+            comment("a", None, Some(2)),
+            comment("b", None, None),
+            comment("c", None, Some(3)),
+        ];
+        assert_eq!(
+            Selector::Before(noon(3))
+                .select(&dated, &key, nowhere)
+                .unwrap(),
+            [true, false, false]
         );
         assert!(Selector::Query(" * ".into())
             .select(&stored, &key, nowhere)
