@@ -43,6 +43,10 @@ struct SentimentArgs {
     /// Score only the rows of the hold-out rule (for sets that have only a training split).
     #[arg(long)]
     holdout: bool,
+    /// Replace personal data by placeholders first, as `analyze` does before it stores and scores
+    /// a comment (the config's `privacy.redact` kinds).
+    #[arg(long)]
+    redact: bool,
     /// Encoder backend (default: the config default).
     #[arg(long, value_enum)]
     backend: Option<xsignal::embed::Backend>,
@@ -159,13 +163,42 @@ fn run_sentiment(args: &SentimentArgs, global: &GlobalOpts) -> CliResult {
     let calibration = config
         .sentiment
         .load_calibration(&global.models, encoder.fingerprint())?;
-    let (rows, gold) = read_sentiment_rows(
+    let (mut rows, gold) = read_sentiment_rows(
         &args.file,
         &args.columns.map(),
         &args.label_col,
         &config.ingest,
         args.holdout,
     )?;
+    if args.redact {
+        let redactor = xsignal::privacy::Redactor::new(&config.privacy.redact);
+        let mut changed = 0usize;
+        let mut per_kind: std::collections::BTreeMap<xsignal::privacy::PiiKind, usize> =
+            Default::default();
+        for row in &mut rows {
+            let (redacted, found) = redactor.redact(&row.text);
+            if !found.is_empty() {
+                changed += 1;
+                for finding in &found {
+                    *per_kind.entry(finding.kind).or_default() += 1;
+                }
+                row.text = redacted;
+            }
+        }
+        let kinds: Vec<String> = per_kind
+            .iter()
+            .map(|(kind, count)| format!("{} {count}", kind.name()))
+            .collect();
+        eprintln!(
+            "redacted in {changed} of {} rows: {}",
+            rows.len(),
+            if kinds.is_empty() {
+                "nothing".to_string()
+            } else {
+                kinds.join(", ")
+            }
+        );
+    }
     let ratings: Vec<(f64, usize)> = rows
         .iter()
         .enumerate()
@@ -253,6 +286,9 @@ fn run_sentiment(args: &SentimentArgs, global: &GlobalOpts) -> CliResult {
             args.file.display(),
             if args.holdout { " (hold-out rows)" } else { "" }
         );
+        if args.redact {
+            text.push_str("personal data redacted as `analyze` does\n");
+        }
         if let (Some(metrics), Some(baseline)) = (&metrics, &baseline) {
             text.push_str(&sentiment::render(metrics));
             text.push_str(&format!(
