@@ -30,6 +30,18 @@ const SUBJECTS: &[&str] = &[
     "der Akku ist nach zwei Stunden leer",
 ];
 
+/// Writes `first_days` and `second_days` as two input files under `dir`.
+fn two_inputs(
+    dir: &Path,
+    first_days: &[(String, String)],
+    second_days: &[(String, String)],
+) -> (PathBuf, PathBuf) {
+    let (first, second) = (dir.join("first.jsonl"), dir.join("second.jsonl"));
+    write(&first, first_days, &|_| false);
+    write(&second, second_days, &|_| false);
+    (first, second)
+}
+
 /// One input row.
 fn row(id: &str, text: &str, day: u32, hour: u32, author: &str, lang: &str) -> String {
     serde_json::json!({
@@ -121,19 +133,14 @@ fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     out
 }
 
-/// The outputs a run derives from its comments (the report and the timings also describe the
-/// run itself: files read, seconds).
-const DERIVED: &[&str] = &[
-    "comments.jsonl",
-    "topics.jsonl",
-    "themes.jsonl",
-    "topic_events.jsonl",
-    "signals.jsonl",
-    "feed.jsonl",
-    "rejects.jsonl",
-    "topic_state.json",
-    "config.toml",
-];
+/// The outputs a run derives from its comments: every file of a generation but the report and the
+/// timings, which also describe the run itself (files read, seconds), and the index folder.
+fn derived() -> impl Iterator<Item = &'static str> {
+    xsignal::workspace::generation::LINKED
+        .iter()
+        .copied()
+        .filter(|name| !["report.md", "timings.json", "index"].contains(name))
+}
 
 /// Asserts that the outputs of `erased` equal those of a fresh run into `fresh` over `inputs`. The
 /// fresh run starts with copies of the erased workspace's embedding caches, as a replay does in
@@ -145,7 +152,7 @@ fn assert_same_as_fresh(erased: &Path, fresh: &Path, inputs: &[&Path], config: O
         std::fs::copy(erased.join(cache), fresh.join(cache)).unwrap();
     }
     analyze(fresh, inputs, config);
-    for name in DERIVED {
+    for name in derived() {
         let left = std::fs::read(erased.join(name)).unwrap_or_default();
         let right = std::fs::read(fresh.join(name)).unwrap_or_default();
         let first_difference = String::from_utf8_lossy(&left)
@@ -212,12 +219,7 @@ fn forgotten_comments_leave_no_trace_and_outputs_equal_a_fresh_run() {
     };
     let first_days = rows(1..=5, &planted);
     let second_days = rows(6..=10, &planted);
-    let (first, second) = (
-        temp.path().join("first.jsonl"),
-        temp.path().join("second.jsonl"),
-    );
-    write(&first, &first_days, &|_| false);
-    write(&second, &second_days, &|_| false);
+    let (first, second) = two_inputs(temp.path(), &first_days, &second_days);
     let workspace = temp.path().join("ws");
     // Two runs: the second generation hard-links the files the first wrote.
     analyze(&workspace, &[&first], None);
@@ -341,12 +343,7 @@ fn retention_erases_old_comments_through_the_same_path() {
         |index: u32| (index < 3 * 12 - 1).then(|| (OLD_WORD, format!("old{}", index % 5)));
     let first_days = rows(1..=8, &planted);
     let second_days = rows(9..=12, &planted);
-    let (first, second) = (
-        temp.path().join("first.jsonl"),
-        temp.path().join("second.jsonl"),
-    );
-    write(&first, &first_days, &|_| false);
-    write(&second, &second_days, &|_| false);
+    let (first, second) = two_inputs(temp.path(), &first_days, &second_days);
     let config = temp.path().join("retain.toml");
     let defaults = run(xsignal().arg("config"));
     let text = String::from_utf8(defaults.stdout)

@@ -1,3 +1,4 @@
+use super::forget::Selector;
 use super::redact::{iban_checksum_valid, luhn_valid};
 use super::*;
 use crate::types::{Lang, Origin};
@@ -262,4 +263,75 @@ fn default_config_redacts_everything() {
     let parsed: PrivacyConfig = toml::from_str("redact = [\"email\", \"url_secret\"]").unwrap();
     assert_eq!(parsed.redact, vec![PiiKind::Email, PiiKind::UrlSecret]);
     assert!(toml::from_str::<PrivacyConfig>("redact = [\"passport\"]").is_err());
+}
+
+/// A comment dated `day` of March 2026 at noon (or undated).
+fn dated(id: &str, day: Option<u32>) -> Comment {
+    let mut dated = comment(id, "", None);
+    dated.timestamp = day.map(|day| {
+        chrono::DateTime::parse_from_rfc3339(&format!("2026-03-{day:02}T12:00:00Z"))
+            .unwrap()
+            .with_timezone(&chrono::Utc)
+    });
+    dated
+}
+
+#[test]
+fn retention_counts_days_back_from_the_newest_comment() {
+    let stored = [
+        dated("a", Some(1)),
+        dated("b", Some(3)),
+        dated("c", None),
+        dated("d", Some(10)),
+        dated("e", Some(4)),
+    ];
+    // Newest: day 10 at noon; 6 days before is day 4 at noon, which is kept.
+    assert_eq!(
+        forget::expired(&stored, 6),
+        [true, true, false, false, false]
+    );
+    assert_eq!(forget::expired(&stored, 0), [false; 5]);
+    assert_eq!(forget::expired(&stored, 36_525), [false; 5]);
+    assert_eq!(forget::expired(&[dated("x", None)], 1), [false]);
+}
+
+#[test]
+fn an_author_is_matched_through_the_pseudonym_and_an_id_exactly() {
+    let key = PseudonymKey::from_hex(&"ab".repeat(32)).unwrap();
+    let pseudonym = key.pseudonym("u42");
+    let stored = [
+        comment("1", "", Some(&pseudonym)),
+        comment("2", "", Some("u42")),
+        comment("3", "", None),
+        comment("10", "", Some(&pseudonym)),
+    ];
+    let nowhere = std::path::Path::new("/nonexistent");
+    let by_author = Selector::Author("u42".into());
+    assert_eq!(
+        by_author.select(&stored, &key, nowhere).unwrap(),
+        [true, false, false, true]
+    );
+    let by_id = Selector::Id("1".into());
+    assert_eq!(
+        by_id.select(&stored, &key, nowhere).unwrap(),
+        [true, false, false, false]
+    );
+    let noon = |day: u32| dated("t", Some(day)).timestamp.unwrap();
+    let dated = [dated("a", Some(2)), dated("b", None), dated("c", Some(3))];
+    assert_eq!(
+        Selector::Before(noon(3))
+            .select(&dated, &key, nowhere)
+            .unwrap(),
+        [true, false, false]
+    );
+    assert!(Selector::Query(" * ".into())
+        .select(&stored, &key, nowhere)
+        .is_err());
+    // The audit hash is keyed, differs by kind, and is never the author's pseudonym.
+    let hash = by_author.keyed_hash(&key);
+    assert_eq!(hash.len(), 16);
+    assert_ne!(hash, pseudonym);
+    assert_ne!(hash, Selector::Id("u42".into()).keyed_hash(&key));
+    let other_key = PseudonymKey::from_hex(&"cd".repeat(32)).unwrap();
+    assert_ne!(hash, by_author.keyed_hash(&other_key));
 }

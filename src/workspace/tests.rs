@@ -25,6 +25,14 @@ fn ids(comments: &[Comment]) -> Vec<&str> {
     comments.iter().map(|comment| comment.id.as_str()).collect()
 }
 
+/// The number of lines of the committed `comments.jsonl`.
+fn committed_comments(reader: &Workspace) -> usize {
+    reader
+        .read_jsonl::<Comment>("comments.jsonl")
+        .unwrap()
+        .len()
+}
+
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
@@ -59,13 +67,7 @@ fn a_run_that_dies_leaves_the_committed_generation_and_its_rerun_equals_a_clean_
     run(&root, &["3"], false);
     let reader = Workspace::open_existing(&root).unwrap();
     assert_eq!(ids(&reader.load_store().unwrap()), ["1", "2"]);
-    assert_eq!(
-        reader
-            .read_jsonl::<Comment>("comments.jsonl")
-            .unwrap()
-            .len(),
-        2
-    );
+    assert_eq!(committed_comments(&reader), 2);
     let events: Vec<String> = reader.read_jsonl("topic_events.jsonl").unwrap();
     assert_eq!(events, ["1", "2"]);
 
@@ -148,13 +150,7 @@ fn a_workspace_of_the_flat_layout_is_read_and_moved_into_a_generation() {
     }
     assert!(!root.join("signals.jsonl.partial").exists());
     let reader = Workspace::open_existing(root).unwrap();
-    assert_eq!(
-        reader
-            .read_jsonl::<Comment>("comments.jsonl")
-            .unwrap()
-            .len(),
-        2
-    );
+    assert_eq!(committed_comments(&reader), 2);
     assert!(reader.index_dir().join("meta.json").is_file());
 }
 
@@ -229,13 +225,7 @@ fn an_erasure_starts_over_from_the_rewritten_store_and_leaves_one_generation() {
     assert_eq!(ids(&writer.load_store().unwrap()), ["1", "3"]);
     // Readers still see the committed run until the erasing one commits.
     let reader = Workspace::open_existing(root).unwrap();
-    assert_eq!(
-        reader
-            .read_jsonl::<Comment>("comments.jsonl")
-            .unwrap()
-            .len(),
-        3
-    );
+    assert_eq!(committed_comments(&reader), 3);
     writer
         .write_jsonl("comments.jsonl", &[comment("1"), comment("3")])
         .unwrap();
