@@ -13,7 +13,9 @@
 //! every file and folder of the new one is synced; the shared files are synced and their lengths
 //! written to the manifest; the new `current` symlink is renamed over the old one and the
 //! workspace folder synced. Only then are older generations removed (the one just replaced is
-//! kept until the next commit, for readers that opened it a moment before).
+//! kept until the next commit, for readers that opened it a moment before). A generation that
+//! carries out an erasure ([`super::erasure`]) builds on none, so its commit removes every other
+//! one.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
