@@ -68,7 +68,7 @@ pub enum Error {
     /// A search query could not be parsed.
     #[error("query")]
     Query(#[from] tantivy::query::QueryParserError),
-    /// A search query is longer or nested deeper than allowed.
+    /// A search query is longer or nested deeper than allowed, or (to erase by) matches everything.
     #[error("query: {0}")]
     QueryRefused(String),
     /// An input or argument is invalid.

@@ -80,6 +80,7 @@ pub fn run(args: &Args, global: &GlobalOpts) -> CliResult {
     let removed = forget::erase(&mut writer, stored, &marked)?;
     writer.append_audit(&AuditEntry::request(&selector, &key, removed))?;
     if writer.erased().is_none() {
+        writer.discard()?;
         println!("removed 0 of {total} comments: nothing matched, nothing changed");
         return Ok(EXIT_OK);
     }

@@ -85,7 +85,7 @@ impl Selector {
                 .collect()),
             Selector::Query(text) => {
                 if text.trim().is_empty() || text.trim() == "*" {
-                    return Err(Error::Invalid(
+                    return Err(Error::QueryRefused(
                         "the query to forget is empty: it would match every comment".into(),
                     ));
                 }

@@ -312,6 +312,12 @@ impl WorkspaceWriter {
         Ok(())
     }
 
+    /// Ends this writer without committing: the staged generation is removed and the committed
+    /// one stays as it was.
+    pub fn discard(self) -> Result<()> {
+        generation::remove_if_present(&self.staging)
+    }
+
     /// Appends one line to the workspace's audit log (`audit.jsonl`, synced; never rewritten).
     pub fn append_audit<T: Serialize>(&self, entry: &T) -> Result<()> {
         let path = self.root.join(AUDIT_LOG);

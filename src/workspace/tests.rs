@@ -263,8 +263,16 @@ fn an_interrupted_erasure_is_finished_by_the_next_writer() {
     assert_eq!(writer.erased(), Some(2));
     assert_eq!(ids(&writer.load_store().unwrap()), ["2"]);
     assert!(!root.join("store.jsonl.erasing").exists());
+    let marker = std::fs::read(root.join(erasure::MARKER)).unwrap();
     writer.commit().unwrap();
     assert_eq!(generations(root), ["gen-000002"]);
+    assert!(!root.join(erasure::MARKER).exists());
+
+    // Stopped after the commit, before the marker was removed: the next writer only removes it.
+    std::fs::write(root.join(erasure::MARKER), marker).unwrap();
+    let writer = WorkspaceWriter::open(root, Wait::No).unwrap();
+    assert_eq!(writer.erased(), None);
+    assert!(writer.current().is_some());
     assert!(!root.join(erasure::MARKER).exists());
 }
 
