@@ -90,6 +90,43 @@ struct CommentTopic {
     topic: Option<TopicId>,
 }
 
+impl Workspace {
+    /// The committed `comments.jsonl`: one line per comment.
+    pub fn comments(&self) -> Result<Vec<EnrichedComment>> {
+        self.read_jsonl(COMMENTS)
+    }
+
+    /// The committed `topics.jsonl`.
+    pub fn topics(&self) -> Result<Vec<Topic>> {
+        self.read_jsonl(TOPICS)
+    }
+
+    /// The committed `themes.jsonl`.
+    pub fn themes(&self) -> Result<Vec<Theme>> {
+        self.read_jsonl(THEMES)
+    }
+
+    /// The committed `signals.jsonl`.
+    pub fn signals(&self) -> Result<Vec<Signal>> {
+        self.read_jsonl(SIGNALS)
+    }
+
+    /// The committed lifecycle feed, `feed.jsonl`.
+    pub fn feed(&self) -> Result<Vec<FeedEvent>> {
+        self.read_jsonl(FEED)
+    }
+
+    /// The committed `topic_events.jsonl`.
+    pub fn topic_events(&self) -> Result<Vec<TopicEvent>> {
+        self.read_jsonl(TOPIC_EVENTS)
+    }
+
+    /// The committed `rejects.jsonl`.
+    pub fn rejects(&self) -> Result<Vec<Reject>> {
+        self.read_jsonl(REJECTS)
+    }
+}
+
 impl WorkspaceWriter {
     /// The committed topic state, if any; refused when it was built from another encoder than
     /// `encoder_fingerprint`'s.
@@ -112,10 +149,10 @@ impl WorkspaceWriter {
             return Ok(None);
         };
         Ok(Some(KeptOutputs {
-            comments: committed.read_jsonl(COMMENTS)?,
-            topics: committed.read_jsonl(TOPICS)?,
-            signals: committed.read_jsonl(SIGNALS)?,
-            rejects: committed.read_jsonl(REJECTS)?,
+            comments: committed.comments()?,
+            topics: committed.topics()?,
+            signals: committed.signals()?,
+            rejects: committed.rejects()?,
         }))
     }
 
@@ -135,14 +172,14 @@ impl WorkspaceWriter {
             HashMap::new()
         };
         let last_topic_event = committed
-            .read_jsonl::<TopicEvent>(TOPIC_EVENTS)?
+            .topic_events()?
             .last()
             .map_or(0, |event| event.seq);
         Ok(History {
             comment_topics,
             last_topic_event,
-            feed: committed.read_jsonl(FEED)?,
-            rejects: committed.read_jsonl(REJECTS)?,
+            feed: committed.feed()?,
+            rejects: committed.rejects()?,
         })
     }
 
