@@ -37,6 +37,12 @@ pub struct Config {
     /// Personal-data settings (redaction before storing).
     #[serde(default)]
     pub privacy: crate::privacy::PrivacyConfig,
+    /// Feed delivery to webhooks (left out of the written config while it is all defaults).
+    #[serde(
+        default,
+        skip_serializing_if = "crate::deliver::DeliverConfig::is_default"
+    )]
+    pub deliver: crate::deliver::DeliverConfig,
 }
 
 impl Default for Config {
@@ -49,6 +55,7 @@ impl Default for Config {
             topics: Default::default(),
             trends: Default::default(),
             privacy: Default::default(),
+            deliver: Default::default(),
         }
     }
 }
@@ -98,6 +105,8 @@ impl Config {
         self.topics.check_values(&mut checks);
         checks.enter("trends");
         self.trends.check_values(&mut checks);
+        checks.enter("deliver");
+        self.deliver.check_values(&mut checks);
         checks.into_result()
     }
 

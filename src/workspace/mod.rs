@@ -11,6 +11,7 @@
 //! | `DIR/store.jsonl` | every ingested comment with its text (appended; committed length in the manifest) |
 //! | `DIR/embeddings.bin`, `DIR/sentiment-embeddings.bin` | embedding caches ([`crate::embed::EmbeddingCache`]; appended, committed length in the manifest) |
 //! | `DIR/lock` | the writer lock |
+//! | `DIR/deliver.json`, `DIR/deliver.lock` | the webhook delivery positions ([`crate::deliver`]; replaced atomically) and the deliverer's lock |
 //!
 //! A generation holds `topic_state.json` (centroids, next topic id, run number), `topic_events.jsonl`
 //! and `feed.jsonl` (append-only for their readers: each run copies them and appends),
@@ -263,6 +264,35 @@ impl WorkspaceWriter {
             .and_then(|current| Some((current.dir.as_path(), current.manifest.as_ref()?)));
         generation::commit(&self.root, self.staged, previous)
     }
+}
+
+/// The file in the workspace folder that keeps the webhook delivery positions.
+pub const DELIVER_STATE: &str = "deliver.json";
+
+/// Reads the delivery positions file of the workspace `root`; `None` when it is absent.
+pub fn read_deliver_state(root: &Path) -> Result<Option<String>> {
+    let path = root.join(DELIVER_STATE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok(Some(text)),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(Error::io(&path, source)),
+    }
+}
+
+/// Replaces the delivery positions file of the workspace `root` atomically (0600, synced, renamed).
+pub fn write_deliver_state(root: &Path, text: &str) -> Result<()> {
+    files::replace(&root.join(DELIVER_STATE), text.as_bytes())
+}
+
+/// Takes the delivery lock of the workspace `root`: one deliverer at a time. Fails when another
+/// process holds it.
+pub fn lock_delivery(root: &Path) -> Result<lock::WriterLock> {
+    lock::try_acquire_delivery(root)?.ok_or_else(|| {
+        Error::Invalid(format!(
+            "{}: another xsignal process delivers this workspace's feed (`xsignal deliver` or `xsignal serve`)",
+            root.display()
+        ))
+    })
 }
 
 /// Names only a workspace folder holds; a writer refuses a non-empty folder with none of them
