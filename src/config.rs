@@ -67,6 +67,17 @@ impl Config {
         Config::parse(&text, path)
     }
 
+    /// The config of the workspace's committed run (its `config.toml`), or the defaults when it
+    /// has none: what `xsignal deliver` and a server read the webhooks from.
+    pub fn of_workspace(workspace: &crate::workspace::Workspace) -> Result<Config> {
+        let path = workspace.path("config.toml");
+        if path.is_file() {
+            Config::load(&path)
+        } else {
+            Ok(Config::default())
+        }
+    }
+
     /// Parses TOML text; `path` is only used in error messages.
     pub fn parse(text: &str, path: &Path) -> Result<Config> {
         let config: Config = toml::from_str(text).map_err(|error| Error::Config {

@@ -26,16 +26,19 @@ pub struct Args {
 
 /// Runs `deliver`.
 pub fn run(args: &Args) -> CliResult {
-    let config_path = match &args.config {
-        Some(path) => path.clone(),
-        None => Workspace::open_existing(&args.workspace)?.path("config.toml"),
+    let (config, source) = match &args.config {
+        Some(path) => (Config::load(path).map_err(CliError::usage)?, path.clone()),
+        None => {
+            let workspace = Workspace::open_existing(&args.workspace)?;
+            let config = Config::of_workspace(&workspace).map_err(CliError::usage)?;
+            (config, workspace.path("config.toml"))
+        }
     };
-    let config = Config::load(&config_path).map_err(CliError::usage)?;
     if config.deliver.webhook.is_empty() {
         return Err(CliError::usage(anyhow::anyhow!(
             "{}: no webhooks configured: add a [[deliver.webhook]] entry with url and secret_env \
              (see the README, Feed delivery)",
-            config_path.display()
+            source.display()
         )));
     }
     let stop = Stop::new();

@@ -113,7 +113,8 @@ pub struct WebhookSummary {
 }
 
 /// Follows the feed of the workspace `workspace` and delivers every event to every webhook of
-/// `config`, until `stop` is raised. Returns at once when no webhook is configured. Blocks: run
+/// `config` (read once: a changed config takes effect at the next start; see
+/// [`crate::Config::of_workspace`]), until `stop` is raised. Returns at once when no webhook is configured. Blocks: run
 /// it on a thread of its own. A webhook that cannot be reached is retried without end; a feed
 /// that cannot be read is read again at the next poll; only a failure to keep the positions (or
 /// a missing secret) ends it with an error, and raises `stop` for the other webhooks.

@@ -9,46 +9,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use super::*;
+use crate::feed::lifecycle::tests::{at, signal};
 use crate::feed::lifecycle::{self, FeedEventKind};
-use crate::types::{Signal, SignalKind, Window};
+use crate::types::Signal;
 use crate::workspace::{Wait, WorkspaceWriter};
 
 const SECRET: &str = "whsec_loopback";
-
-fn at(hours: i64) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2026-03-01T00:00:00Z")
-        .unwrap()
-        .with_timezone(&Utc)
-        + chrono::Duration::hours(hours)
-}
-
-fn signal(id: &str, flagged: i64, open_until: i64, observed: f64) -> Signal {
-    Signal {
-        id: id.into(),
-        kind: SignalKind::Phrase,
-        label: "firmwar + reboot".into(),
-        first_flagged: at(flagged),
-        window: Window {
-            start: at(flagged - 24),
-            end: at(flagged),
-        },
-        observed,
-        baseline_mean: 1.0,
-        baseline_std: 1.0,
-        score: 5.0,
-        distinct_authors: 10,
-        duplicates_ignored: 0,
-        topic: Some(3),
-        theme: None,
-        comment_ids: vec!["c1".into(), "c2".into()],
-        evidence: serde_json::json!({"open_until": at(open_until).to_rfc3339()}),
-    }
-}
 
 /// One `analyze` run's worth of feed: the lifecycle events of `signals` at `data_end`, appended
 /// to the committed feed and committed as the next generation.
@@ -272,7 +242,7 @@ fn config(url: &str) -> DeliverConfig {
 
 /// Checks one request as a receiver would: signature (computed here with `hmac`, apart from
 /// [`sign`]), seq, idempotency key and event kind against the body, and the body against the feed.
-fn check_request(request: &Received, feed: &[FeedEvent]) {
+fn check_request(request: &Received, feed: &[FeedEvent], root: &Path) {
     let timestamp = request.header(sign::TIMESTAMP_HEADER);
     let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
     mac.update(format!("{timestamp}.").as_bytes());
@@ -292,6 +262,10 @@ fn check_request(request: &Received, feed: &[FeedEvent]) {
     let kind = serde_json::to_value(event.event).unwrap();
     assert_eq!(request.header(sign::EVENT_HEADER), kind.as_str().unwrap());
     assert_eq!(event, feed[event.seq as usize - 1]);
+    // The body is the feed line, byte for byte.
+    let lines = std::fs::read_to_string(root.join(FEED)).unwrap();
+    let line = lines.lines().nth(event.seq as usize - 1).unwrap();
+    assert_eq!(request.body, line.as_bytes());
 }
 
 fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
@@ -369,7 +343,7 @@ fn every_event_arrives_in_order_signed_through_refusals_and_an_outage_and_restar
         .collect();
     assert_eq!(attempts, ["1", "2", "3", "4", "5"]);
     for request in &requests {
-        check_request(request, &feed);
+        check_request(request, &feed, &root);
     }
     let state = root.join(crate::workspace::DELIVER_STATE);
     assert_eq!(
@@ -396,7 +370,7 @@ fn every_event_arrives_in_order_signed_through_refusals_and_an_outage_and_restar
     let seqs: Vec<u64> = requests.iter().map(Received::seq).collect();
     assert_eq!(seqs, [8, 9, 10]);
     for request in &requests {
-        check_request(request, &feed);
+        check_request(request, &feed, &root);
         let event: FeedEvent = serde_json::from_slice(&request.body).unwrap();
         assert!(matches!(
             event.event,
