@@ -56,6 +56,11 @@ impl std::fmt::Debug for WebhookConfig {
     }
 }
 
+/// The shortest time a `[deliver]` setting may have, in seconds.
+pub const MIN_SECONDS: f64 = 0.001;
+/// The longest time a `[deliver]` setting may have, in seconds (a day).
+pub const MAX_SECONDS: f64 = 86_400.0;
+
 fn default_poll_seconds() -> f64 {
     2.0
 }
@@ -95,14 +100,18 @@ impl DeliverConfig {
         *self == DeliverConfig::default()
     }
 
-    /// Range-checks the values (section `deliver`): positive times, a first retry no longer than
-    /// the longest, at least one attempt, and for each webhook an http(s) URL with a host and
+    /// Range-checks the values (section `deliver`): times from [`MIN_SECONDS`] to
+    /// [`MAX_SECONDS`], a first retry no longer than the longest, at least one attempt, and for each webhook an http(s) URL with a host and
     /// exactly one of a non-empty `secret` or `secret_env`.
     pub fn check_values(&self, checks: &mut Checks) {
-        checks.positive("poll_seconds", self.poll_seconds);
-        checks.positive("timeout_seconds", self.timeout_seconds);
-        checks.positive("retry_first_seconds", self.retry_first_seconds);
-        checks.positive("retry_max_seconds", self.retry_max_seconds);
+        for (key, value) in [
+            ("poll_seconds", self.poll_seconds),
+            ("timeout_seconds", self.timeout_seconds),
+            ("retry_first_seconds", self.retry_first_seconds),
+            ("retry_max_seconds", self.retry_max_seconds),
+        ] {
+            checks.within(key, value, MIN_SECONDS, MAX_SECONDS);
+        }
         checks.require(
             self.retry_first_seconds <= self.retry_max_seconds,
             "retry_first_seconds",

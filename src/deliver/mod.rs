@@ -50,7 +50,7 @@ use crate::error::{Error, Result};
 use crate::feed::lifecycle::FeedEvent;
 use crate::rng::SplitMix64;
 use crate::workspace::{self, Workspace};
-pub use config::{DeliverConfig, WebhookConfig};
+pub use config::{DeliverConfig, WebhookConfig, MAX_SECONDS, MIN_SECONDS};
 use post::{Client, Outcome};
 use state::Positions;
 
