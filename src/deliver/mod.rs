@@ -54,9 +54,6 @@ pub use config::{DeliverConfig, WebhookConfig, MAX_SECONDS, MIN_SECONDS};
 use post::{Client, Outcome};
 use state::Positions;
 
-/// The feed file the deliverer follows.
-const FEED: &str = "feed.jsonl";
-
 /// A shutdown signal for [`run`]: cheap to clone; [`Stop::stop`] from any thread ends the
 /// deliverer's waits at once (a request in flight finishes first, within `timeout_seconds`).
 #[derive(Clone, Debug, Default)]
@@ -251,7 +248,7 @@ fn follow(
 
 /// The committed feed with each event's body (its JSON line as sent).
 fn read_feed(root: &Path) -> Result<Vec<(FeedEvent, Vec<u8>)>> {
-    let events: Vec<FeedEvent> = Workspace::open_existing(root)?.read_jsonl(FEED)?;
+    let events = Workspace::open_existing(root)?.feed()?;
     Ok(events
         .into_iter()
         .map(|event| {

@@ -26,11 +26,11 @@ fn commit_run(root: &Path, signals: &[Signal], data_end: i64) -> Vec<FeedEvent> 
     let writer = WorkspaceWriter::open(root, Wait::No).unwrap();
     let previous: Vec<FeedEvent> = writer
         .current()
-        .map(|current| current.read_jsonl(FEED).unwrap())
+        .map(|current| current.feed().unwrap())
         .unwrap_or_default();
     let run = previous.last().map_or(1, |event| event.run + 1);
     let events = lifecycle::events(&previous, signals, at(data_end), run);
-    writer.append_jsonl(FEED, &events).unwrap();
+    writer.append_jsonl("feed.jsonl", &events).unwrap();
     writer.commit().unwrap();
     events
 }
@@ -267,7 +267,7 @@ fn check_request(request: &Received, feed: &[FeedEvent], root: &Path) {
     assert_eq!(request.header(sign::EVENT_HEADER), kind.as_str().unwrap());
     assert_eq!(event, feed[event.seq as usize - 1]);
     // The body is the feed line, byte for byte.
-    let lines = std::fs::read_to_string(root.join(FEED)).unwrap();
+    let lines = std::fs::read_to_string(root.join("feed.jsonl")).unwrap();
     let line = lines.lines().nth(event.seq as usize - 1).unwrap();
     assert_eq!(request.body, line.as_bytes());
 }
