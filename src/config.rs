@@ -37,6 +37,12 @@ pub struct Config {
     /// Personal-data settings (redaction before storing).
     #[serde(default)]
     pub privacy: crate::privacy::PrivacyConfig,
+    /// Feed delivery to webhooks (left out of the written config while it is all defaults).
+    #[serde(
+        default,
+        skip_serializing_if = "crate::deliver::DeliverConfig::is_default"
+    )]
+    pub deliver: crate::deliver::DeliverConfig,
 }
 
 impl Default for Config {
@@ -49,6 +55,7 @@ impl Default for Config {
             topics: Default::default(),
             trends: Default::default(),
             privacy: Default::default(),
+            deliver: Default::default(),
         }
     }
 }
@@ -58,6 +65,17 @@ impl Config {
     pub fn load(path: &Path) -> Result<Config> {
         let text = std::fs::read_to_string(path).map_err(|source| Error::io(path, source))?;
         Config::parse(&text, path)
+    }
+
+    /// The config of the workspace's committed run (its `config.toml`), or the defaults when it
+    /// has none: what `xsignal deliver` and a server read the webhooks from.
+    pub fn of_workspace(workspace: &crate::workspace::Workspace) -> Result<Config> {
+        let path = workspace.path("config.toml");
+        if path.is_file() {
+            Config::load(&path)
+        } else {
+            Ok(Config::default())
+        }
     }
 
     /// Parses TOML text; `path` is only used in error messages.
@@ -100,6 +118,8 @@ impl Config {
         self.trends.check_values(&mut checks);
         checks.enter("privacy");
         self.privacy.check_values(&mut checks);
+        checks.enter("deliver");
+        self.deliver.check_values(&mut checks);
         checks.into_result()
     }
 

@@ -88,6 +88,14 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
+    /// A webhook did not take a feed event.
+    #[error("webhook {webhook}: {message}")]
+    Delivery {
+        /// The webhook (its number in the config and its host).
+        webhook: String,
+        /// What went wrong.
+        message: String,
+    },
 }
 
 impl Error {

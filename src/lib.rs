@@ -4,9 +4,11 @@
 //!
 //! The stages, in pipeline order, are the modules [`ingest`], [`embed`], [`sentiment`], [`topics`],
 //! [`trends`], [`index`], and [`feed`]; [`pipeline`] wires them together over a [`workspace`].
+//! [`deliver`] pushes the feed to webhooks.
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod deliver;
 pub mod embed;
 pub mod error;
 pub mod eval;

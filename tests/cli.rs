@@ -127,3 +127,76 @@ fn unknown_log_levels_are_refused() {
     let output = run(xsignal().args(["--log", "debug", "config"]));
     assert_eq!(output.status.code(), Some(0));
 }
+
+#[test]
+fn deliver_names_what_is_missing_and_the_webhook_that_failed() {
+    use xsignal::feed::lifecycle::{FeedEvent, FeedEventKind};
+    use xsignal::workspace::{Wait, WorkspaceWriter};
+
+    let temp = tempfile::tempdir().unwrap();
+    let workspace = temp.path().join("ws");
+    let writer = WorkspaceWriter::open(&workspace, Wait::No).unwrap();
+    let event = FeedEvent {
+        schema: 1,
+        seq: 1,
+        run: 1,
+        event: FeedEventKind::Closed,
+        signal_id: "phrase:late+deliveri@20260301T00".into(),
+        as_of: "2026-03-01T00:00:00Z".parse().unwrap(),
+        digest: String::new(),
+        reason: Some("withdrawn".into()),
+        signal: None,
+    };
+    writer.append_jsonl("feed.jsonl", &[event]).unwrap();
+    writer.commit().unwrap();
+    let deliver = |config: Option<&std::path::Path>| {
+        let mut command = xsignal();
+        command
+            .args(["deliver", "--once", "--workspace"])
+            .arg(&workspace)
+            .env("XSIGNAL_TEST_HOOK_SECRET", "s3cret");
+        if let Some(config) = config {
+            command.arg("--config").arg(config);
+        }
+        run(&mut command)
+    };
+
+    let output = deliver(None);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("no webhooks configured"), "{stderr}");
+
+    let config = temp.path().join("xsignal.toml");
+    std::fs::write(
+        &config,
+        "version = 1\n[[deliver.webhook]]\nurl = \"file:///tmp/x\"\nsecret = \"s\"\n",
+    )
+    .unwrap();
+    let output = deliver(Some(&config));
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("deliver.webhook[0].url"), "{stderr}");
+
+    // A port nobody listens on: every attempt is refused.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "version = 1\n[deliver]\nonce_attempts = 2\nretry_first_seconds = 0.01\n\
+             retry_max_seconds = 0.02\n[[deliver.webhook]]\nurl = \"http://{closed}/hook?token=abc\"\n\
+             secret_env = \"XSIGNAL_TEST_HOOK_SECRET\"\n"
+        ),
+    )
+    .unwrap();
+    let output = deliver(Some(&config));
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("webhook 0 (127.0.0.1): feed event 1 not taken after 2 attempts"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("token"), "{stderr}");
+}

@@ -9,6 +9,7 @@ mod analyze;
 mod backtest;
 mod calibration;
 mod columns;
+mod deliver;
 mod eval;
 mod forget;
 mod models;
@@ -87,6 +88,8 @@ enum Command {
     Forget(forget::Args),
     /// Run the pipeline over a labelled trend stream and score the flagged trends.
     Backtest(backtest::Args),
+    /// POST the signal feed's events to the configured webhooks (signed, in order, retried).
+    Deliver(deliver::Args),
     /// Print the default pipeline config (TOML), a starting point for `--config`.
     Config,
 }
@@ -147,6 +150,7 @@ pub fn main() -> ExitCode {
         Command::Analyze(args) => analyze::run(args, &cli.global),
         Command::Backtest(args) => backtest::run(args, &cli.global),
         Command::Forget(args) => forget::run(args, &cli.global),
+        Command::Deliver(args) => deliver::run(args),
         Command::Search(args) => search::run(args),
         Command::Topics(args) => topics::run(args),
         Command::Trends(args) => trends::run(args),

@@ -161,18 +161,20 @@ pub fn events(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::types::{SignalKind, Window};
 
-    fn at(hours: i64) -> DateTime<Utc> {
+    /// `hours` after 2026-03-01T00:00:00Z.
+    pub(crate) fn at(hours: i64) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2026-03-01T00:00:00Z")
             .unwrap()
             .with_timezone(&Utc)
             + chrono::Duration::hours(hours)
     }
 
-    fn signal(id: &str, flagged: i64, open_until: i64, observed: f64) -> Signal {
+    /// A phrase signal flagged at `flagged`, open until `open_until` (hours after [`at`]'s origin).
+    pub(crate) fn signal(id: &str, flagged: i64, open_until: i64, observed: f64) -> Signal {
         Signal {
             id: id.into(),
             kind: SignalKind::Phrase,

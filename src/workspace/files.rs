@@ -147,6 +147,20 @@ pub fn copy_and_append<T: Serialize>(from: Option<&Path>, to: &Path, items: &[T]
     })
 }
 
+/// Replaces the file at `path` by `bytes` atomically: written to `path` + `.tmp` (0600, synced),
+/// renamed over `path`, and the folder synced, so a crash leaves the old or the new content.
+pub fn replace(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut fresh = path.as_os_str().to_owned();
+    fresh.push(".tmp");
+    let fresh = std::path::PathBuf::from(fresh);
+    write_file(&fresh, |out| out.write_all(bytes))?;
+    std::fs::rename(&fresh, path).map_err(|source| Error::io(path, source))?;
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => sync_dir(dir),
+        _ => sync_dir(Path::new(".")),
+    }
+}
+
 /// Hard-links the file or folder tree `from` to `to` (folders are created, files linked: the
 /// files of a committed generation are never written again, so sharing them is safe).
 pub fn link_tree(from: &Path, to: &Path) -> Result<()> {

@@ -1,4 +1,5 @@
-//! The writer lock: one `analyze` (or `backtest`) at a time per workspace.
+//! The writer lock: one `analyze` (or `backtest`) at a time per workspace; and the delivery lock:
+//! one deliverer ([`crate::deliver`]) at a time per workspace.
 //!
 //! An exclusive advisory lock (`flock` on Unix, through [`std::fs::File::try_lock`]) on the file
 //! `lock` in the workspace folder. The kernel drops it when the process ends, however it ends, so
@@ -27,9 +28,26 @@ pub struct WriterLock {
     _file: File,
 }
 
+/// Name of the delivery lock file in the workspace folder.
+pub const DELIVER_LOCK_FILE: &str = "deliver.lock";
+
 /// Takes the writer lock of the workspace `root` (which must exist).
 pub fn acquire(root: &Path, wait: Wait) -> Result<WriterLock> {
-    let path: PathBuf = root.join(LOCK_FILE);
+    acquire_file(root, LOCK_FILE, wait)?.ok_or_else(|| Error::Locked {
+        path: root.to_path_buf(),
+    })
+}
+
+/// Takes the delivery lock of the workspace `root` (which must exist); `None` when another
+/// deliverer holds it.
+pub fn try_acquire_delivery(root: &Path) -> Result<Option<WriterLock>> {
+    acquire_file(root, DELIVER_LOCK_FILE, Wait::No)
+}
+
+/// Takes the lock on the file `name` in `root`; `None` when another process holds it and `wait`
+/// is [`Wait::No`].
+fn acquire_file(root: &Path, name: &str, wait: Wait) -> Result<Option<WriterLock>> {
+    let path: PathBuf = root.join(name);
     let file = super::files::create_options()
         .read(true)
         .write(true)
@@ -40,15 +58,11 @@ pub fn acquire(root: &Path, wait: Wait) -> Result<WriterLock> {
         Wait::Yes => file.lock().map_err(|source| Error::io(&path, source))?,
         Wait::No => match file.try_lock() {
             Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
-                return Err(Error::Locked {
-                    path: root.to_path_buf(),
-                })
-            }
+            Err(TryLockError::WouldBlock) => return Ok(None),
             Err(TryLockError::Error(source)) => return Err(Error::io(&path, source)),
         },
     }
-    Ok(WriterLock { _file: file })
+    Ok(Some(WriterLock { _file: file }))
 }
 
 #[cfg(test)]
@@ -63,5 +77,15 @@ mod tests {
         assert!(matches!(error, Error::Locked { .. }), "{error}");
         drop(first);
         acquire(dir.path(), Wait::No).unwrap();
+    }
+
+    #[test]
+    fn the_delivery_lock_is_apart_from_the_writer_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let _writer = acquire(dir.path(), Wait::No).unwrap();
+        let first = try_acquire_delivery(dir.path()).unwrap().expect("free");
+        assert!(try_acquire_delivery(dir.path()).unwrap().is_none());
+        drop(first);
+        assert!(try_acquire_delivery(dir.path()).unwrap().is_some());
     }
 }

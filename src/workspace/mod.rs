@@ -13,6 +13,7 @@
 //! | `DIR/lock` | the writer lock |
 //! | `DIR/erasure.json` | an erasure that began and has not committed yet ([`erasure`]) |
 //! | `DIR/audit.jsonl` | the erasure audit log: what was requested, when, how many comments went (appended, never content) |
+//! | `DIR/deliver.json`, `DIR/deliver.lock` | the webhook delivery positions ([`crate::deliver`]; replaced atomically) and the deliverer's lock |
 //!
 //! A generation holds `topic_state.json` (centroids, next topic id, run number), `topic_events.jsonl`
 //! and `feed.jsonl` (append-only for their readers: each run copies them and appends),
@@ -341,6 +342,35 @@ impl WorkspaceWriter {
 
 /// The erasure audit log in the workspace folder.
 pub const AUDIT_LOG: &str = "audit.jsonl";
+
+/// The file in the workspace folder that keeps the webhook delivery positions.
+pub const DELIVER_STATE: &str = "deliver.json";
+
+/// Reads the delivery positions file of the workspace `root`; `None` when it is absent.
+pub fn read_deliver_state(root: &Path) -> Result<Option<String>> {
+    let path = root.join(DELIVER_STATE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok(Some(text)),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(Error::io(&path, source)),
+    }
+}
+
+/// Replaces the delivery positions file of the workspace `root` atomically (0600, synced, renamed).
+pub fn write_deliver_state(root: &Path, text: &str) -> Result<()> {
+    files::replace(&root.join(DELIVER_STATE), text.as_bytes())
+}
+
+/// Takes the delivery lock of the workspace `root`: one deliverer at a time. Fails when another
+/// process holds it.
+pub fn lock_delivery(root: &Path) -> Result<lock::WriterLock> {
+    lock::try_acquire_delivery(root)?.ok_or_else(|| {
+        Error::Invalid(format!(
+            "{}: another xsignal process delivers this workspace's feed (`xsignal deliver` or `xsignal serve`)",
+            root.display()
+        ))
+    })
+}
 
 /// Names only a workspace folder holds; a writer refuses a non-empty folder with none of them
 /// rather than tidying up (and making private) a folder that is not its own.
