@@ -63,7 +63,7 @@ pub fn run(args: &Args, global: &GlobalOpts) -> CliResult {
     let options = AnalyzeOptions {
         files: args.files.clone(),
         columns: args.columns.map(),
-        models_dir: global.models.clone(),
+        models_dir: global.models_dir(),
         progress: !global.quiet,
     };
     let root = workspace.root().to_path_buf();

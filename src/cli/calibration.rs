@@ -125,7 +125,7 @@ pub fn run(args: &CalibrationArgs, global: &GlobalOpts) -> CliResult {
         .clone()
         .unwrap_or_else(|| config.sentiment.calibration.clone());
     config.sentiment.calibration = String::new();
-    let (encoder, head) = config.sentiment.load(&global.models, &config.embed)?;
+    let (encoder, head) = config.sentiment.load(&global.models_dir(), &config.embed)?;
     let mut cache = sentiment_cache(&args.cache, &config, &encoder)?;
     let scorer = Scorer {
         head: &head,
@@ -215,7 +215,7 @@ pub fn run(args: &CalibrationArgs, global: &GlobalOpts) -> CliResult {
             "sets": report,
         }),
     };
-    let path = global.models.join(&out);
+    let path = global.models_dir().join(&out);
     calibration.save(&path)?;
     eprintln!("wrote {}", path.display());
     Ok(EXIT_OK)

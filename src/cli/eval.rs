@@ -155,10 +155,10 @@ fn run_sentiment(args: &SentimentArgs, global: &GlobalOpts) -> CliResult {
     if let Some(weighting) = args.weighting {
         config.sentiment.weighting = weighting;
     }
-    let (encoder, head) = config.sentiment.load(&global.models, &config.embed)?;
+    let (encoder, head) = config.sentiment.load(&global.models_dir(), &config.embed)?;
     let calibration = config
         .sentiment
-        .load_calibration(&global.models, encoder.fingerprint())?;
+        .load_calibration(&global.models_dir(), encoder.fingerprint())?;
     let (rows, gold) = read_sentiment_rows(
         &args.file,
         &args.columns.map(),
@@ -368,7 +368,7 @@ fn run_topics(args: &TopicsArgs, global: &GlobalOpts) -> CliResult {
         config.topics.clusters = Some(clusters);
     }
     config.validate().map_err(CliError::usage)?;
-    let encoder = Encoder::load(&global.models, &config.embed)?;
+    let encoder = Encoder::load(&global.models_dir(), &config.embed)?;
     let rows = eval::read_labelled(&args.file)?;
     let texts: Vec<&str> = rows.iter().map(|row| row.text.as_str()).collect();
     let langs: Vec<_> = rows.iter().map(|row| row.lang).collect();

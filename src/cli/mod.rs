@@ -10,9 +10,11 @@ mod backtest;
 mod calibration;
 mod columns;
 mod eval;
+mod explain;
 mod models;
 mod output;
 mod search;
+mod signal_id;
 mod topics;
 mod train;
 mod trends;
@@ -49,9 +51,11 @@ pub struct GlobalOpts {
     /// Worker threads (default: all cores).
     #[arg(long, global = true)]
     threads: Option<usize>,
-    /// Folder with the model files.
-    #[arg(long, global = true, default_value = "models", env = "XSIGNAL_MODELS")]
-    models: PathBuf,
+    /// Folder with the model files [default: $XSIGNAL_MODELS, else the `models` folder of the
+    /// checkout the binary was built in, else $XDG_DATA_HOME/xsignal/models, i.e.
+    /// ~/.local/share/xsignal/models].
+    #[arg(long, global = true)]
+    models: Option<PathBuf>,
     /// Log level (off, error, warn, info, debug, trace). Logs never contain comment text.
     #[arg(
         long,
@@ -86,6 +90,14 @@ enum Command {
     Backtest(backtest::Args),
     /// Print the default pipeline config (TOML), a starting point for `--config`.
     Config,
+}
+
+impl GlobalOpts {
+    /// The models folder: `--models`, `XSIGNAL_MODELS`, the executable's checkout, the per-user
+    /// data folder (`xsignal::models::location`).
+    pub fn models_dir(&self) -> PathBuf {
+        xsignal::models::location::resolve_models_dir(self.models.as_deref()).path
+    }
 }
 
 /// An error with the exit code it should produce.
