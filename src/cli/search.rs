@@ -14,7 +14,8 @@ use super::{print, CliError, CliResult, EXIT_OK};
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Tantivy query syntax: words (all must match by default), "phrases", OR, -word, field:value
-    /// (source, lang, sentiment, topic). Empty or * matches all.
+    /// (source, lang, sentiment, author, topic, or any metadata field of the input rows, e.g.
+    /// team:sales; values and field names in any case). Empty or * matches all.
     #[arg(default_value = "*")]
     query: String,
     /// Workspace folder.
@@ -29,9 +30,13 @@ pub struct Args {
     /// Only this sentiment label: negative, neutral, positive.
     #[arg(long)]
     sentiment: Option<String>,
-    /// Only this source or channel.
+    /// Only this source or channel (any case: Twitter finds twitter).
     #[arg(long)]
     source: Option<String>,
+    /// Only comments whose metadata field NAME (a column of the input kept as metadata) has this
+    /// value, in any case; repeat for several.
+    #[arg(long, value_name = "NAME=VALUE", value_parser = parse_meta_filter)]
+    meta: Vec<(String, String)>,
     /// Only this topic id.
     #[arg(long)]
     topic: Option<u32>,
@@ -44,6 +49,16 @@ pub struct Args {
     /// JSON output (one object: total and hits).
     #[arg(long)]
     json: bool,
+}
+
+/// Parses `NAME=VALUE`.
+pub fn parse_meta_filter(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.trim().is_empty() => {
+            Ok((name.trim().to_string(), value.to_string()))
+        }
+        _ => Err(format!("expected NAME=VALUE, got {text:?}")),
+    }
 }
 
 /// Parses RFC 3339 or a plain date (midnight UTC).
@@ -79,6 +94,7 @@ pub fn run(args: &Args) -> CliResult {
         to: args.to.as_deref().map(parse_time).transpose()?,
         sentiment,
         source: args.source.clone(),
+        meta: args.meta.clone(),
         topic: args.topic,
         lang: args.lang.as_deref().map(Lang::from_code),
         limit: args.limit,
