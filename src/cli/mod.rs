@@ -123,7 +123,8 @@ impl<E: Into<anyhow::Error>> From<E> for CliError {
             Some(xsignal::Error::Config { .. })
             | Some(xsignal::Error::ConfigValues(_))
             | Some(xsignal::Error::Query(_))
-            | Some(xsignal::Error::QueryRefused(_)) => EXIT_USAGE,
+            | Some(xsignal::Error::QueryRefused(_))
+            | Some(xsignal::Error::MissingColumn(_)) => EXIT_USAGE,
             Some(xsignal::Error::Locked { .. }) => EXIT_LOCKED,
             Some(xsignal::Error::Invalid(message)) if message.contains("unknown input format") => {
                 EXIT_USAGE
