@@ -43,7 +43,8 @@ struct SentimentArgs {
     /// Score only the rows of the hold-out rule (for sets that have only a training split).
     #[arg(long)]
     holdout: bool,
-    /// Encoder backend (default: the config default).
+    /// Encoder backend (default: the config's `embed.backend`, onnx-int8 unless changed): onnx-int8,
+    /// onnx, candle, or rust-bert (builds with the `rust-bert` feature).
     #[arg(long, value_enum)]
     backend: Option<xsignal::embed::Backend>,
     /// Weight of the whole text against its sentences (default: the config's
@@ -80,7 +81,8 @@ struct SentimentArgs {
 struct TopicsArgs {
     /// Labelled JSONL file.
     file: PathBuf,
-    /// Encoder backend (default: the config default).
+    /// Encoder backend (default: the config's `embed.backend`, onnx-int8 unless changed): onnx-int8,
+    /// onnx, candle, or rust-bert (builds with the `rust-bert` feature).
     #[arg(long, value_enum)]
     backend: Option<xsignal::embed::Backend>,
     /// Encoder folder under the models directory (default: the config's `embed.model`).

@@ -11,6 +11,8 @@ mod calibration;
 mod columns;
 mod eval;
 mod explain;
+mod export;
+mod filters;
 mod models;
 mod output;
 mod search;
@@ -76,6 +78,9 @@ enum Command {
     Analyze(analyze::Args),
     /// Search the comments (tantivy query syntax) with filters.
     Search(search::Args),
+    /// Write comments with their text, sentiment, topic, author pseudonym, rating and metadata to
+    /// a CSV or Parquet file.
+    Export(export::Args),
     /// List topics, or show one with --id.
     Topics(topics::Args),
     /// List flagged trends, or explain one.
@@ -157,6 +162,7 @@ pub fn main() -> ExitCode {
         Command::Analyze(args) => analyze::run(args, &cli.global),
         Command::Backtest(args) => backtest::run(args, &cli.global),
         Command::Search(args) => search::run(args),
+        Command::Export(args) => export::run(args),
         Command::Topics(args) => topics::run(args),
         Command::Trends(args) => trends::run(args),
         Command::Models(args) => models::run(args, &cli.global),

@@ -28,6 +28,15 @@ pub fn printable(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Characters of a comment's text that a listing shows.
+pub const SNIPPET_CHARS: usize = 160;
+
+/// The first [`SNIPPET_CHARS`] characters of `text` on one line, made printable.
+pub fn snippet(text: &str) -> String {
+    let head: String = text.chars().take(SNIPPET_CHARS).collect();
+    printable(&head.replace('\n', " ")).into_owned()
+}
+
 /// The eight block characters of a text sparkline, lowest first.
 const SPARK_LEVELS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 
