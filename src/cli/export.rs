@@ -21,7 +21,7 @@ pub struct Args {
     #[arg(long, short, default_value = "xsignal-data")]
     workspace: PathBuf,
     /// Only comments matching this query (the syntax of `xsignal search`; default: all).
-    #[arg(long, short)]
+    #[arg(long)]
     query: Option<String>,
     #[command(flatten)]
     filters: Filters,

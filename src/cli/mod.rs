@@ -87,7 +87,7 @@ enum Command {
     Trends(trends::Args),
     /// Manage model files.
     Models(models::Args),
-    /// Train a model head.
+    /// Train the sentiment head, or fit the sentiment model's calibration.
     Train(train::Args),
     /// Evaluate a stage on labelled data.
     Eval(eval::Args),

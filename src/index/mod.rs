@@ -134,8 +134,9 @@ pub struct Fields {
     pub topic: Field,
     /// See [`field_names::DUPLICATE`].
     pub duplicate: Field,
-    /// See [`field_names::META`].
-    pub meta: Field,
+    /// See [`field_names::META`]; `None` in an index written before metadata was indexed (the
+    /// next `analyze` rebuilds it).
+    pub meta: Option<Field>,
 }
 
 impl Fields {
@@ -164,7 +165,7 @@ impl Fields {
             sentiment_score: get(field_names::SENTIMENT_SCORE)?,
             topic: get(field_names::TOPIC)?,
             duplicate: get(field_names::DUPLICATE)?,
-            meta: get(field_names::META)?,
+            meta: schema.get_field(field_names::META).ok(),
         })
     }
 }
@@ -439,7 +440,7 @@ fn to_document(fields: &Fields, doc: &IndexDoc, id_order: u64) -> TantivyDocumen
         document.add_u64(fields.topic, u64::from(topic));
     }
     document.add_bool(fields.duplicate, enriched.duplicate_of.is_some());
-    if !comment.meta.is_empty() {
+    if let (Some(meta_field), false) = (fields.meta, comment.meta.is_empty()) {
         let lowered: serde_json::Map<String, serde_json::Value> = comment
             .meta
             .iter()
@@ -448,7 +449,7 @@ fn to_document(fields: &Fields, doc: &IndexDoc, id_order: u64) -> TantivyDocumen
             .filter(|(name, _)| !name.chars().any(char::is_control))
             .map(|(name, value)| (name.to_lowercase(), value.clone()))
             .collect();
-        document.add_field_value(fields.meta, &OwnedValue::from(lowered));
+        document.add_field_value(meta_field, &OwnedValue::from(lowered));
     }
     document
 }

@@ -128,6 +128,10 @@ fn resolve_field_name(name: &str, schema: &Schema) -> String {
     if schema.find_field(&lowered).is_some() {
         return lowered;
     }
+    if schema.get_field(field_names::META).is_err() {
+        // An index written before metadata was indexed: the parser names the unknown field.
+        return name.to_string();
+    }
     metadata_path(&lowered)
 }
 
