@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use xsignal::embed::{self, EmbeddingCache, Encoder};
 use xsignal::eval::{self, clustering, sentiment};
-use xsignal::sentiment::sentences::{sentence_spans, Scorer};
+use xsignal::sentiment::sentences::{sentence_spans, SentimentModel};
 use xsignal::text::{content_terms, LangStemmer};
 use xsignal::topics;
 use xsignal::types::{Lang, SentimentLabel};
@@ -157,10 +157,7 @@ fn run_sentiment(args: &SentimentArgs, global: &GlobalOpts) -> CliResult {
     if let Some(weighting) = args.weighting {
         config.sentiment.weighting = weighting;
     }
-    let (encoder, head) = config.sentiment.load(&global.models_dir(), &config.embed)?;
-    let calibration = config
-        .sentiment
-        .load_calibration(&global.models_dir(), encoder.fingerprint())?;
+    let model = SentimentModel::load(&config.sentiment, &global.models_dir(), &config.embed)?;
     let (rows, gold) = read_sentiment_rows(
         &args.file,
         &args.columns.map(),
@@ -185,13 +182,8 @@ fn run_sentiment(args: &SentimentArgs, global: &GlobalOpts) -> CliResult {
     let langs: Vec<Lang> = rows.iter().map(|row| row.lang).collect();
     let started = Instant::now();
     // The same path as `analyze`: whole comment and sentences, aggregated.
-    let mut cache = sentiment_cache(&args.cache, &config, &encoder)?;
-    let scorer = Scorer {
-        head: &head,
-        encoder: &encoder,
-        config: &config.sentiment,
-        calibration: calibration.as_ref(),
-    };
+    let mut cache = sentiment_cache(&args.cache, &config, &model.encoder)?;
+    let scorer = model.scorer(&config.sentiment);
     let spans = sentence_spans(&config.sentiment, &texts, &langs);
     let scored_rows = scorer.score(&mut cache, &texts, &langs, &spans)?;
     let seconds = started.elapsed().as_secs_f64();
