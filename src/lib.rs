@@ -12,6 +12,7 @@ pub mod deliver;
 pub mod embed;
 pub mod error;
 pub mod eval;
+pub mod export;
 pub mod failpoint;
 pub mod feed;
 #[cfg(test)]

@@ -125,7 +125,7 @@ pub fn run(args: &CalibrationArgs, global: &GlobalOpts) -> CliResult {
         .clone()
         .unwrap_or_else(|| config.sentiment.calibration.clone());
     config.sentiment.calibration = String::new();
-    let model = SentimentModel::load(&config.sentiment, &global.models, &config.embed)?;
+    let model = SentimentModel::load(&config.sentiment, &global.models_dir(), &config.embed)?;
     let mut cache = sentiment_cache(&args.cache, &config, &model.encoder)?;
     let scorer = model.scorer(&config.sentiment);
     let mut rows = Vec::new();
@@ -210,7 +210,7 @@ pub fn run(args: &CalibrationArgs, global: &GlobalOpts) -> CliResult {
             "sets": report,
         }),
     };
-    let path = global.models.join(&out);
+    let path = global.models_dir().join(&out);
     calibration.save(&path)?;
     eprintln!("wrote {}", path.display());
     Ok(EXIT_OK)

@@ -47,7 +47,8 @@ struct SentimentArgs {
     /// a comment (the config's `privacy.redact` kinds).
     #[arg(long)]
     redact: bool,
-    /// Encoder backend (default: the config default).
+    /// Encoder backend (default: the config's `embed.backend`, onnx-int8 unless changed): onnx-int8,
+    /// onnx, candle, or rust-bert (builds with the `rust-bert` feature).
     #[arg(long, value_enum)]
     backend: Option<xsignal::embed::Backend>,
     /// Weight of the whole text against its sentences (default: the config's
@@ -84,7 +85,8 @@ struct SentimentArgs {
 struct TopicsArgs {
     /// Labelled JSONL file.
     file: PathBuf,
-    /// Encoder backend (default: the config default).
+    /// Encoder backend (default: the config's `embed.backend`, onnx-int8 unless changed): onnx-int8,
+    /// onnx, candle, or rust-bert (builds with the `rust-bert` feature).
     #[arg(long, value_enum)]
     backend: Option<xsignal::embed::Backend>,
     /// Encoder folder under the models directory (default: the config's `embed.model`).
@@ -159,7 +161,7 @@ fn run_sentiment(args: &SentimentArgs, global: &GlobalOpts) -> CliResult {
     if let Some(weighting) = args.weighting {
         config.sentiment.weighting = weighting;
     }
-    let model = SentimentModel::load(&config.sentiment, &global.models, &config.embed)?;
+    let model = SentimentModel::load(&config.sentiment, &global.models_dir(), &config.embed)?;
     let (mut rows, gold) = read_sentiment_rows(
         &args.file,
         &args.columns.map(),
@@ -396,7 +398,7 @@ fn run_topics(args: &TopicsArgs, global: &GlobalOpts) -> CliResult {
         config.topics.clusters = Some(clusters);
     }
     config.validate().map_err(CliError::usage)?;
-    let encoder = Encoder::load(&global.models, &config.embed)?;
+    let encoder = Encoder::load(&global.models_dir(), &config.embed)?;
     let rows = eval::read_labelled(&args.file)?;
     let texts: Vec<&str> = rows.iter().map(|row| row.text.as_str()).collect();
     let langs: Vec<_> = rows.iter().map(|row| row.lang).collect();

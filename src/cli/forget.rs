@@ -9,7 +9,7 @@ use xsignal::privacy::forget::{self, AuditEntry, Selector};
 use xsignal::privacy::PseudonymKey;
 use xsignal::workspace::{Wait, Workspace, WorkspaceWriter};
 
-use super::search::parse_time;
+use super::filters::parse_time;
 use super::{CliError, CliResult, GlobalOpts, EXIT_OK};
 
 /// Flags of `forget`.
@@ -69,8 +69,10 @@ pub fn run(args: &Args, global: &GlobalOpts) -> CliResult {
         None => Config::default(),
     };
     // The models the run that follows needs are checked before anything is erased.
-    Encoder::check(&global.models, &config.embed)?;
-    config.sentiment.check(&global.models, &config.embed)?;
+    Encoder::check(&global.models_dir(), &config.embed)?;
+    config
+        .sentiment
+        .check(&global.models_dir(), &config.embed)?;
 
     let wait = if args.wait { Wait::Yes } else { Wait::No };
     let mut writer = WorkspaceWriter::open(&args.workspace, wait)?;
@@ -88,7 +90,7 @@ pub fn run(args: &Args, global: &GlobalOpts) -> CliResult {
     let options = AnalyzeOptions {
         files: Vec::new(),
         columns: Default::default(),
-        models_dir: global.models.clone(),
+        models_dir: global.models_dir(),
         progress: !global.quiet,
     };
     let summary = pipeline::analyze(writer, &config, &options)?;

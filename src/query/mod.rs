@@ -8,11 +8,14 @@
 //! a German word the German way for German comments. Terms are combined with AND unless the query
 //! says otherwise (`battery OR akku`). Filters are added as non-scoring must-clauses, so they never
 //! change the order of the hits. Hits are ordered by score, ties by id ascending. Query length and
-//! nesting are bounded and the number of hits clamped (`limits.rs`).
+//! nesting are bounded and the number of hits clamped (`limits.rs`). Values of exact fields match
+//! whatever their case (`source:Twitter`, `--source Twitter`), and a field name the index does not
+//! have is read as a metadata field (`team:sales`, `metadata.rs`).
 
 #[cfg(test)]
 mod fuzz_tests;
 mod limits;
+mod metadata;
 
 pub use limits::{MAX_HITS, MAX_QUERY_BYTES, MAX_QUERY_DEPTH};
 
@@ -47,8 +50,10 @@ pub struct SearchQuery {
     pub to: Option<DateTime<Utc>>,
     /// Only comments with this sentiment label.
     pub sentiment: Option<SentimentLabel>,
-    /// Only comments from this source.
+    /// Only comments from this source (any case).
     pub source: Option<String>,
+    /// Only comments whose metadata field (name and value in any case) has this value.
+    pub meta: Vec<(String, String)>,
     /// Only comments assigned to this topic.
     pub topic: Option<TopicId>,
     /// Only comments in this language.
@@ -65,6 +70,7 @@ impl Default for SearchQuery {
             to: None,
             sentiment: None,
             source: None,
+            meta: Vec::new(),
             topic: None,
             lang: None,
             limit: 10,
@@ -141,7 +147,8 @@ fn build_query(
     query: &SearchQuery,
 ) -> Result<Box<dyn Query>> {
     let text = query.query.trim();
-    let text_query = parse_text_query(index, fields, text)?;
+    let parser = text_parser(index, fields);
+    let text_query = parse_text_query(index, &parser, text)?;
     let mut filters: Vec<Box<dyn Query>> = Vec::new();
     if query.from.is_some() || query.to.is_some() {
         let date_term = |time: DateTime<Utc>| {
@@ -165,7 +172,15 @@ fn build_query(
         filters.push(exact(fields.sentiment, label.as_str()));
     }
     if let Some(source) = &query.source {
-        filters.push(exact(fields.source, source));
+        filters.push(metadata::value_filter(
+            &parser,
+            field_names::SOURCE,
+            source,
+        )?);
+    }
+    for (name, value) in &query.meta {
+        let path = metadata::metadata_path(name);
+        filters.push(metadata::value_filter(&parser, &path, value)?);
     }
     if let Some(lang) = query.lang {
         filters.push(exact(fields.lang, lang.code()));
@@ -185,19 +200,28 @@ fn build_query(
     Ok(Box::new(BooleanQuery::new(clauses)))
 }
 
-/// Parses query text (trimmed) against the language fields: empty or `*` matches everything; text
-/// past the bounds of `limits.rs` is refused before it reaches the parser.
-fn parse_text_query(index: &tantivy::Index, fields: &Fields, text: &str) -> Result<Box<dyn Query>> {
-    if text.is_empty() || text == "*" {
-        return Ok(Box::new(AllQuery));
-    }
-    limits::check_query_text(text)?;
+/// The parser of query text: words search the three language fields, AND by default.
+fn text_parser(index: &tantivy::Index, fields: &Fields) -> QueryParser {
     let mut parser = QueryParser::for_index(
         index,
         vec![fields.text_en, fields.text_de, fields.text_other],
     );
     parser.set_conjunction_by_default();
-    Ok(parser.parse_query(text)?)
+    parser
+}
+
+/// Parses query text (trimmed): empty or `*` matches everything; text past the bounds of
+/// `limits.rs` is refused before it reaches the parser.
+fn parse_text_query(
+    index: &tantivy::Index,
+    parser: &QueryParser,
+    text: &str,
+) -> Result<Box<dyn Query>> {
+    if text.is_empty() || text == "*" {
+        return Ok(Box::new(AllQuery));
+    }
+    limits::check_query_text(text)?;
+    metadata::parse_with_metadata(parser, &index.schema(), text)
 }
 
 fn load_hit(
@@ -276,6 +300,21 @@ mod tests {
     use crate::types::{Comment, EnrichedComment};
 
     fn corpus() -> Vec<(Comment, EnrichedComment)> {
+        let mut corpus = plain_corpus();
+        let meta = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(name, value)| (name.to_string(), serde_json::json!(value)))
+                .collect()
+        };
+        corpus[0].0.source = Some("AppStore".to_string());
+        corpus[0].0.meta = meta(&[("Team", "Sales"), ("plan", "Pro Max")]);
+        corpus[2].0.meta = meta(&[("team", "sales")]);
+        corpus[5].0.meta = meta(&[("team", "Support")]);
+        corpus
+    }
+
+    fn plain_corpus() -> Vec<(Comment, EnrichedComment)> {
         use SentimentLabel::*;
         vec![
             sample(
@@ -353,6 +392,60 @@ mod tests {
         ]
     }
 
+    #[test]
+    fn source_values_and_field_names_match_in_any_case() {
+        let dir = indexed();
+        let mut request = query("*");
+        request.source = Some("AppStore".to_string());
+        assert_eq!(
+            ids(&search(dir.path(), &request).unwrap()),
+            ["d1", "e1", "e3", "o1"]
+        );
+        assert_eq!(
+            ids(&search(dir.path(), &query("Source:SURVEY AND delivery")).unwrap()),
+            ["e4"]
+        );
+        let hit = &search(dir.path(), &query("source:appstore AND battery"))
+            .unwrap()
+            .hits[0];
+        // The stored value keeps its case.
+        assert_eq!(hit.source.as_deref(), Some("AppStore"));
+    }
+
+    #[test]
+    fn any_metadata_field_filters_in_query_text_and_as_a_filter() {
+        let dir = indexed();
+        assert_eq!(
+            ids(&search(dir.path(), &query("team:sales")).unwrap()),
+            ["e1", "e3"]
+        );
+        assert_eq!(
+            ids(&search(dir.path(), &query("TEAM:Sales AND delivery")).unwrap()),
+            ["e3"]
+        );
+        assert_eq!(
+            ids(&search(dir.path(), &query("meta.team:support")).unwrap()),
+            ["d2"]
+        );
+        assert_eq!(
+            ids(&search(dir.path(), &query("plan:\"Pro Max\"")).unwrap()),
+            ["e1"]
+        );
+        assert_eq!(
+            search(dir.path(), &query("nosuchfield:foo")).unwrap().total,
+            0
+        );
+        let mut request = query("*");
+        request.meta = vec![("Team".to_string(), "SALES".to_string())];
+        assert_eq!(ids(&search(dir.path(), &request).unwrap()), ["e1", "e3"]);
+        request
+            .meta
+            .push(("plan".to_string(), "pro max".to_string()));
+        assert_eq!(ids(&search(dir.path(), &request).unwrap()), ["e1"]);
+        // Words of the query text never search metadata values.
+        assert_eq!(search(dir.path(), &query("sales")).unwrap().total, 0);
+    }
+
     fn build_corpus(dir: &Path, corpus: &[(Comment, EnrichedComment)]) {
         let docs: Vec<IndexDoc> = corpus
             .iter()
@@ -391,7 +484,7 @@ mod tests {
         assert_eq!(hit.text, "The batteries drain fast");
         assert_eq!(hit.lang, "en");
         assert_eq!(hit.sentiment, "negative");
-        assert_eq!(hit.source.as_deref(), Some("appstore"));
+        assert_eq!(hit.source.as_deref(), Some("AppStore"));
         assert_eq!(hit.author.as_deref(), Some("author-e1"));
         assert_eq!(hit.timestamp, Some(day(1)));
         assert_eq!(hit.topic, Some(1));
@@ -525,8 +618,6 @@ mod tests {
     #[test]
     fn bad_query_is_a_query_error() {
         let dir = indexed();
-        let error = search(dir.path(), &query("nosuchfield:foo")).unwrap_err();
-        assert!(matches!(error, Error::Query(_)), "{error}");
         let error = search(dir.path(), &query("battery AND (drain")).unwrap_err();
         assert!(matches!(error, Error::Query(_)), "{error}");
     }
