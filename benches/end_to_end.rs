@@ -80,7 +80,7 @@ fn main() {
     );
     for timing in &summary.timings {
         let items = if timing.items == 0 {
-            summary.rows_read
+            summary.ingest.rows_read
         } else {
             timing.items
         };

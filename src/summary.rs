@@ -23,21 +23,9 @@ pub struct StageTiming {
 /// The outcome of one `analyze` run.
 #[derive(Clone, Debug, Serialize)]
 pub struct AnalyzeSummary {
-    /// Per-file ingest statistics of this run.
-    pub files: Vec<FileStats>,
-    /// Rows read in this run.
-    pub rows_read: u64,
-    /// Comments added to the workspace in this run.
-    pub added: u64,
-    /// Rows whose id was already in the workspace with the same content (nothing changed).
-    pub already_present: u64,
-    /// Personal data replaced by placeholders in the rows read in this run, per kind.
-    pub redactions: RedactionCounts,
-    /// Comments erased before this run, by `xsignal forget` or by `privacy.retain_days` (the run
-    /// then re-derived everything from the comments that stayed).
-    pub erased: u64,
-    /// Rows rejected in this run.
-    pub rejected: u64,
+    /// What the ingest step counted (flattened into the summary's JSON).
+    #[serde(flatten)]
+    pub ingest: IngestCounts,
     /// Comments in the workspace after the run.
     pub total_comments: u64,
     /// Comments without a timestamp (indexed and scored, not trended).
@@ -67,21 +55,22 @@ pub struct AnalyzeSummary {
 }
 
 /// What the ingest step of a run counted: the part of the summary known before the other stages.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct IngestCounts {
-    /// Per-file ingest statistics.
+    /// Per-file ingest statistics of this run.
     pub files: Vec<FileStats>,
-    /// Rows read.
+    /// Rows read in this run.
     pub rows_read: u64,
-    /// Comments added to the workspace.
+    /// Comments added to the workspace in this run.
     pub added: u64,
-    /// Rows whose id was already in the workspace with the same content.
+    /// Rows whose id was already in the workspace with the same content (nothing changed).
     pub already_present: u64,
-    /// Personal data replaced by placeholders, per kind.
+    /// Personal data replaced by placeholders in the rows read in this run, per kind.
     pub redactions: RedactionCounts,
-    /// Comments erased before the run (see [`AnalyzeSummary::erased`]).
+    /// Comments erased before this run, by `xsignal forget` or by `privacy.retain_days` (the run
+    /// then re-derived everything from the comments that stayed).
     pub erased: u64,
-    /// Rows rejected.
+    /// Rows rejected in this run.
     pub rejected: u64,
 }
 
@@ -151,13 +140,7 @@ impl AnalyzeSummary {
         let count =
             |keep: fn(&EnrichedComment) -> bool| comments.iter().filter(|c| keep(c)).count();
         AnalyzeSummary {
-            files: ingest.files,
-            rows_read: ingest.rows_read,
-            added: ingest.added,
-            already_present: ingest.already_present,
-            redactions: ingest.redactions,
-            erased: ingest.erased,
-            rejected: ingest.rejected,
+            ingest,
             total_comments: comments.len() as u64,
             without_timestamp: count(|c| c.timestamp.is_none()) as u64,
             duplicates: count(|c| c.duplicate_of.is_some()) as u64,
@@ -175,10 +158,11 @@ impl AnalyzeSummary {
 
     /// The redactions per kind as text, e.g. `email 3, name 12`, or `none`.
     pub fn redactions_text(&self) -> String {
-        if self.redactions.is_empty() {
+        if self.ingest.redactions.is_empty() {
             return "none".to_string();
         }
-        self.redactions
+        self.ingest
+            .redactions
             .iter()
             .map(|(kind, count)| format!("{} {count}", kind.name()))
             .collect::<Vec<_>>()

@@ -233,6 +233,24 @@ pub struct Topic {
     pub kind: TopicKind,
 }
 
+#[cfg(test)]
+impl Topic {
+    /// A subject topic of one comment with `label`, no keywords and no sentiment (for tests).
+    pub(crate) fn for_test(id: TopicId, label: &str) -> Topic {
+        Topic {
+            id,
+            label: label.to_string(),
+            keywords: Vec::new(),
+            size: 1,
+            sentiment: SentimentCounts::default(),
+            representatives: Vec::new(),
+            theme: None,
+            known_from: None,
+            kind: TopicKind::Subject,
+        }
+    }
+}
+
 /// What a topic is, for an analyst scanning the list.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -74,10 +74,10 @@ pub fn run(args: &Args, global: &GlobalOpts) -> CliResult {
     let mut text = format!(
         "analyzed {} rows: {} added, {} already present, {} rejected; workspace holds {} comments\n\
          {} topics ({} comments unassigned), {} signals, {} comments without timestamp (not trended)\n",
-        summary.rows_read,
-        summary.added,
-        summary.already_present,
-        summary.rejected,
+        summary.ingest.rows_read,
+        summary.ingest.added,
+        summary.ingest.already_present,
+        summary.ingest.rejected,
         summary.total_comments,
         summary.topics,
         summary.unassigned,
@@ -94,10 +94,10 @@ pub fn run(args: &Args, global: &GlobalOpts) -> CliResult {
         "personal data replaced: {}\n",
         summary.redactions_text()
     ));
-    if summary.erased > 0 {
+    if summary.ingest.erased > 0 {
         text.push_str(&format!(
             "{} comments erased past `privacy.retain_days` (or by an interrupted `forget`): every output re-derived without them\n",
-            summary.erased
+            summary.ingest.erased
         ));
     }
     if summary.unchanged {
@@ -114,7 +114,7 @@ pub fn run(args: &Args, global: &GlobalOpts) -> CliResult {
         root.display()
     ));
     eprint!("{text}");
-    if args.fail_on_rejects && summary.rejected > 0 {
+    if args.fail_on_rejects && summary.ingest.rejected > 0 {
         return Ok(EXIT_REJECTS);
     }
     Ok(EXIT_OK)

@@ -1,5 +1,5 @@
 use super::*;
-use crate::types::{Lang, Origin, Sentiment, SentimentCounts, SentimentLabel, TopicKind};
+use crate::types::{Lang, Origin, Sentiment, SentimentLabel};
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::record::RowAccessor;
 
@@ -49,17 +49,7 @@ fn table() -> Table {
     second.timestamp = None;
     second.author = None;
     second.rating = None;
-    let topic = Topic {
-        id: 4,
-        label: "akku leer".to_string(),
-        keywords: Vec::new(),
-        size: 1,
-        sentiment: SentimentCounts::default(),
-        representatives: Vec::new(),
-        theme: None,
-        known_from: None,
-        kind: TopicKind::Subject,
-    };
+    let topic = Topic::for_test(4, "akku leer");
     Table::build(
         &[&first, &second],
         &[enriched("c1", Some(4)), enriched("c2", None)],

@@ -34,7 +34,7 @@ pub fn report(
             "rejected",
             "repeated rows",
         ],
-        summary.files.iter().map(|file| {
+        summary.ingest.files.iter().map(|file| {
             vec![
                 file.file.clone(),
                 file.format.clone(),
@@ -49,7 +49,7 @@ pub fn report(
     let _ = writeln!(
         out,
         "- this run: {} rows read, {} comments added, {} already in the workspace, {} rejected (see `rejects.jsonl`)",
-        summary.rows_read, summary.added, summary.already_present, summary.rejected
+        summary.ingest.rows_read, summary.ingest.added, summary.ingest.already_present, summary.ingest.rejected
     );
     let _ = writeln!(
         out,
@@ -61,11 +61,11 @@ pub fn report(
         "- personal data replaced in this run's rows: {} (`[privacy] redact`); authors are pseudonymised",
         summary.redactions_text()
     );
-    if summary.erased > 0 {
+    if summary.ingest.erased > 0 {
         let _ = writeln!(
             out,
             "- erased before this run: {} comments (`xsignal forget` or `[privacy] retain_days`); every output was re-derived from the comments that stayed",
-            summary.erased
+            summary.ingest.erased
         );
     }
     let _ = writeln!(

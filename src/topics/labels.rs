@@ -92,19 +92,13 @@ fn candidates(keywords: &[String]) -> impl Iterator<Item = String> + '_ {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::{SentimentCounts, SentimentLabel};
+    use crate::types::SentimentLabel;
 
     fn topic(id: u32, size: u64, keywords: &[&str]) -> Topic {
         Topic {
-            id,
-            label: String::new(),
-            keywords: keywords.iter().map(|k| k.to_string()).collect(),
             size,
-            sentiment: SentimentCounts::default(),
-            representatives: Vec::new(),
-            theme: None,
-            known_from: None,
-            kind: TopicKind::Subject,
+            keywords: keywords.iter().map(|k| k.to_string()).collect(),
+            ..Topic::for_test(id, "")
         }
     }
 

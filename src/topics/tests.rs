@@ -449,17 +449,7 @@ fn config_round_trips_through_toml_and_rejects_unknown_fields() {
 
 #[test]
 fn sentence_sentiment_counts_each_sentence_for_its_nearest_topic() {
-    let topic = |id: TopicId| Topic {
-        id,
-        label: format!("topic {id}"),
-        keywords: Vec::new(),
-        size: 1,
-        sentiment: SentimentCounts::default(),
-        representatives: Vec::new(),
-        theme: None,
-        known_from: None,
-        kind: TopicKind::Subject,
-    };
+    let topic = |id: TopicId| Topic::for_test(id, &format!("topic {id}"));
     let mut topics = vec![topic(1), topic(2)];
     let state = TopicState {
         through: None,
