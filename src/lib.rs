@@ -23,6 +23,7 @@ pub mod privacy;
 pub mod query;
 pub mod rng;
 pub mod sentiment;
+pub mod serve;
 pub mod summary;
 pub mod text;
 pub mod topics;

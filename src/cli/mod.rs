@@ -13,6 +13,7 @@ mod eval;
 mod models;
 mod output;
 mod search;
+mod serve;
 mod topics;
 mod train;
 mod trends;
@@ -84,6 +85,8 @@ enum Command {
     Eval(eval::Args),
     /// Run the pipeline over a labelled trend stream and score the flagged trends.
     Backtest(backtest::Args),
+    /// Serve the workspace's latest run over HTTP (JSON API, OpenAPI at /openapi.json).
+    Serve(serve::Args),
     /// Print the default pipeline config (TOML), a starting point for `--config`.
     Config,
 }
@@ -149,6 +152,7 @@ pub fn main() -> ExitCode {
         Command::Models(args) => models::run(args, &cli.global),
         Command::Train(args) => train::run(args, &cli.global),
         Command::Eval(args) => eval::run(args, &cli.global),
+        Command::Serve(args) => serve::run(args),
         Command::Config => print(&xsignal::Config::default().to_toml())
             .map(|()| EXIT_OK)
             .map_err(CliError::from),

@@ -7,7 +7,9 @@
 //! rules: English text in `text_en` (tokenizer [`TOKENIZER_EN`]), German text in `text_de`
 //! ([`TOKENIZER_DE`]), anything else in `text_other` (tantivy's `default` tokenizer). The original
 //! text is stored, not indexed, in `text`. Metadata (time, author, source, language, sentiment, topic,
-//! duplicate flag) are indexed as exact terms and fast fields, so they can filter a search.
+//! duplicate flag) are indexed as exact terms and fast fields, so they can filter a search and be
+//! counted ([`crate::query::facets`]); the row's other fields (`Comment::meta`) go into the JSON
+//! field `meta`, each value one lowercased token, so `team:sales` filters whatever the case.
 //!
 //! The build is deterministic: documents are added in the given order by one indexing thread and
 //! committed once. A hidden fast field `id_order` holds each document's rank among all ids sorted
@@ -18,12 +20,12 @@ mod readonly;
 use std::path::Path;
 
 use tantivy::schema::{
-    DateOptions, DateTimePrecision, Field, IndexRecordOption, NumericOptions, Schema,
-    TextFieldIndexing, TextOptions, FAST, INDEXED, STORED, STRING,
+    DateOptions, DateTimePrecision, Field, IndexRecordOption, JsonObjectOptions, NumericOptions,
+    OwnedValue, Schema, TextFieldIndexing, TextOptions, FAST, INDEXED, STORED, STRING,
 };
 use tantivy::tokenizer::{
-    AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer,
-    TextAnalyzer, Token, TokenFilter, TokenStream, Tokenizer,
+    AsciiFoldingFilter, Language, LowerCaser, RawTokenizer, RemoveLongFilter, SimpleTokenizer,
+    Stemmer, TextAnalyzer, Token, TokenFilter, TokenStream, Tokenizer,
 };
 use tantivy::{Index, TantivyDocument};
 
@@ -74,7 +76,14 @@ pub mod field_names {
     pub const TOPIC: &str = "topic";
     /// True when the comment duplicates an earlier one.
     pub const DUPLICATE: &str = "duplicate";
+    /// The comment's other metadata fields (JSON object; each value indexed whole, lowercased,
+    /// with [`super::TOKENIZER_EXACT_LOWER`]).
+    pub const META: &str = "meta";
 }
+
+/// Name of the analyzer of metadata values: the whole value as one token, lowercased, so that a
+/// filter matches a value whatever its case.
+pub const TOKENIZER_EXACT_LOWER: &str = "xs_exact_lower";
 
 /// One document to index: a comment and what the pipeline learned about it.
 #[derive(Clone, Copy, Debug)]
@@ -123,6 +132,8 @@ pub struct Fields {
     pub topic: Field,
     /// See [`field_names::DUPLICATE`].
     pub duplicate: Field,
+    /// See [`field_names::META`]; `None` in an index written before the field existed.
+    pub meta: Option<Field>,
 }
 
 impl Fields {
@@ -151,6 +162,7 @@ impl Fields {
             sentiment_score: get(field_names::SENTIMENT_SCORE)?,
             topic: get(field_names::TOPIC)?,
             duplicate: get(field_names::DUPLICATE)?,
+            meta: schema.get_field(field_names::META).ok(),
         })
     }
 }
@@ -175,13 +187,21 @@ pub fn schema() -> Schema {
         field_names::TIMESTAMP,
         DateOptions::from(INDEXED | FAST | STORED).set_precision(DateTimePrecision::Microseconds),
     );
-    builder.add_text_field(field_names::AUTHOR, STRING | STORED);
+    builder.add_text_field(field_names::AUTHOR, STRING | FAST | STORED);
     builder.add_text_field(field_names::SOURCE, STRING | FAST | STORED);
     builder.add_text_field(field_names::LANG, STRING | FAST | STORED);
     builder.add_text_field(field_names::SENTIMENT, STRING | FAST | STORED);
     builder.add_f64_field(field_names::SENTIMENT_SCORE, FAST | STORED);
     builder.add_u64_field(field_names::TOPIC, INDEXED | FAST | STORED);
     builder.add_bool_field(field_names::DUPLICATE, NumericOptions::from(INDEXED | FAST));
+    builder.add_json_field(
+        field_names::META,
+        JsonObjectOptions::default().set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(TOKENIZER_EXACT_LOWER)
+                .set_index_option(IndexRecordOption::Basic),
+        ),
+    );
     builder.build()
 }
 
@@ -192,6 +212,12 @@ pub fn register_tokenizers(index: &Index) {
         .tokenizers()
         .register(TOKENIZER_EN, english_analyzer());
     index.tokenizers().register(TOKENIZER_DE, german_analyzer());
+    index.tokenizers().register(
+        TOKENIZER_EXACT_LOWER,
+        TextAnalyzer::builder(RawTokenizer::default())
+            .filter(LowerCaser)
+            .build(),
+    );
 }
 
 fn english_analyzer() -> TextAnalyzer {
@@ -400,7 +426,28 @@ fn to_document(fields: &Fields, doc: &IndexDoc, id_order: u64) -> TantivyDocumen
         document.add_u64(fields.topic, u64::from(topic));
     }
     document.add_bool(fields.duplicate, enriched.duplicate_of.is_some());
+    if let Some(meta_field) = fields.meta {
+        let values: std::collections::BTreeMap<String, OwnedValue> = comment
+            .meta
+            .iter()
+            .filter_map(|(key, value)| Some((key.clone(), OwnedValue::Str(meta_value(value)?))))
+            .collect();
+        if !values.is_empty() {
+            document.add_object(meta_field, values);
+        }
+    }
     document
+}
+
+/// A metadata value as the text a filter compares with: strings as they are, numbers and booleans
+/// as JSON writes them; `None` for null, arrays and objects (not filterable).
+pub fn meta_value(value: &serde_json::Value) -> Option<String> {
+    match value {
+        serde_json::Value::String(text) => Some(text.clone()),
+        serde_json::Value::Number(number) => Some(number.to_string()),
+        serde_json::Value::Bool(flag) => Some(flag.to_string()),
+        _ => None,
+    }
 }
 
 /// Rebuilds the index in `dir` from scratch: creates the folder, or replaces the index in it.

@@ -9,7 +9,14 @@
 //! says otherwise (`battery OR akku`). Filters are added as non-scoring must-clauses, so they never
 //! change the order of the hits. Hits are ordered by score, ties by id ascending. Query length and
 //! nesting are bounded and the number of hits clamped (`limits.rs`).
+//!
+//! Source and metadata filters match values whatever their case: a source filter is resolved
+//! against the index's own source terms, metadata values are indexed lowercased. A scope (the
+//! sources a caller may read) is one more filter. Hits come by relevance or newest first, from an
+//! offset, for paging. [`facets`] counts the matches per source, language, sentiment, topic and
+//! day, and their distinct authors.
 
+pub mod facets;
 #[cfg(test)]
 mod fuzz_tests;
 mod limits;
@@ -53,8 +60,28 @@ pub struct SearchQuery {
     pub topic: Option<TopicId>,
     /// Only comments in this language.
     pub lang: Option<Lang>,
+    /// Only comments whose metadata field (a column of the input beyond the known ones) has this
+    /// value, compared case-insensitively: `(field, value)` pairs, all must hold.
+    pub meta: Vec<(String, String)>,
+    /// Only comments from one of these sources (case-insensitive); `None`: every comment. A
+    /// caller restricted to some sources passes them here.
+    pub scope: Option<Vec<String>>,
+    /// Order of the hits.
+    pub sort: SortOrder,
+    /// Hits to skip before the first returned (paging).
+    pub offset: usize,
     /// Most hits to return (clamped to the number of comments and to [`MAX_HITS`]).
     pub limit: usize,
+}
+
+/// How hits are ordered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SortOrder {
+    /// Best score first, ties by id ascending.
+    #[default]
+    Relevance,
+    /// Newest first (comments without a time last), ties by id ascending.
+    Time,
 }
 
 impl Default for SearchQuery {
@@ -67,6 +94,10 @@ impl Default for SearchQuery {
             source: None,
             topic: None,
             lang: None,
+            meta: Vec::new(),
+            scope: None,
+            sort: SortOrder::Relevance,
+            offset: 0,
             limit: 10,
         }
     }
@@ -108,35 +139,124 @@ pub struct SearchResults {
 
 /// Searches the index in `dir`.
 pub fn search(dir: &Path, query: &SearchQuery) -> Result<SearchResults> {
-    let index = crate::index::open(dir)?;
-    let fields = Fields::resolve(&index.schema())?;
-    let parsed = build_query(&index, &fields, query)?;
-    // A committed index never changes: no reload, no watcher.
-    let reader = index
-        .reader_builder()
-        .reload_policy(tantivy::ReloadPolicy::Manual)
-        .try_into()?;
-    let searcher = reader.searcher();
-    let limit = limits::hits_to_collect(query.limit, searcher.num_docs());
-    if limit == 0 {
-        let total = searcher.search(&parsed, &Count)?;
-        return Ok(SearchResults {
-            total,
-            hits: Vec::new(),
-        });
+    IndexSearcher::open(dir)?.search(query)
+}
+
+/// An opened index, for many searches (a committed index never changes: no reload, no watcher).
+#[derive(Clone)]
+pub struct IndexSearcher {
+    index: tantivy::Index,
+    fields: Fields,
+    searcher: tantivy::Searcher,
+}
+
+impl IndexSearcher {
+    /// Opens the index in `dir` read-only.
+    pub fn open(dir: &Path) -> Result<IndexSearcher> {
+        let index = crate::index::open(dir)?;
+        let fields = Fields::resolve(&index.schema())?;
+        let reader: tantivy::IndexReader = index
+            .reader_builder()
+            .reload_policy(tantivy::ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(IndexSearcher {
+            searcher: reader.searcher(),
+            index,
+            fields,
+        })
     }
-    let top_docs = TopDocs::with_limit(limit).tweak_score(IdTieBreak);
-    let (total, top) = searcher.search(&parsed, &(Count, top_docs))?;
-    let mut hits = Vec::with_capacity(top.len());
-    for ((score, _), address) in top {
-        hits.push(load_hit(&searcher, &fields, address, score)?);
+
+    /// Number of comments in the index.
+    pub fn num_docs(&self) -> u64 {
+        self.searcher.num_docs()
     }
-    Ok(SearchResults { total, hits })
+
+    /// The matches of `query`: their number and the hits from `query.offset`, at most
+    /// `query.limit`.
+    pub fn search(&self, query: &SearchQuery) -> Result<SearchResults> {
+        let parsed = self.build_query(query)?;
+        let searcher = &self.searcher;
+        let limit = limits::hits_to_collect(query.limit, searcher.num_docs());
+        let offset = query.offset.min(MAX_HITS);
+        if limit == 0 {
+            let total = searcher.search(&parsed, &Count)?;
+            return Ok(SearchResults {
+                total,
+                hits: Vec::new(),
+            });
+        }
+        let top_docs = TopDocs::with_limit(limit).and_offset(offset);
+        let (total, addresses) = match query.sort {
+            SortOrder::Relevance => {
+                let (total, top) =
+                    searcher.search(&parsed, &(Count, top_docs.tweak_score(IdTieBreak)))?;
+                (
+                    total,
+                    top.into_iter()
+                        .map(|((score, _), address)| (score, address))
+                        .collect::<Vec<_>>(),
+                )
+            }
+            SortOrder::Time => {
+                let (total, top) =
+                    searcher.search(&parsed, &(Count, top_docs.tweak_score(NewestFirst)))?;
+                (
+                    total,
+                    top.into_iter().map(|(_, address)| (1.0, address)).collect(),
+                )
+            }
+        };
+        let mut hits = Vec::with_capacity(addresses.len());
+        for (score, address) in addresses {
+            hits.push(load_hit(searcher, &self.fields, address, score)?);
+        }
+        Ok(SearchResults { total, hits })
+    }
+
+    /// Counts the matches of `query` per source, language, sentiment, topic and day, and their
+    /// distinct authors (the offset and limit do not apply).
+    pub fn facets(&self, query: &SearchQuery) -> Result<facets::Facets> {
+        let parsed = self.build_query(query)?;
+        let counts = self.searcher.search(&parsed, &facets::FacetCollector)?;
+        Ok(counts.finish())
+    }
+
+    /// The text query combined with the filters of `query`.
+    fn build_query(&self, query: &SearchQuery) -> Result<Box<dyn Query>> {
+        build_query(&self.index, &self.searcher, &self.fields, query)
+    }
+}
+
+/// The source terms of the index equal to `value` ignoring case (the index keeps sources as they
+/// were written; a filter should not depend on `Twitter` or `twitter`).
+fn matching_sources(
+    searcher: &tantivy::Searcher,
+    fields: &Fields,
+    value: &str,
+) -> Result<Vec<String>> {
+    let wanted = value.trim().to_lowercase();
+    let mut found = std::collections::BTreeSet::new();
+    for segment in searcher.segment_readers() {
+        let inverted = segment.inverted_index(fields.source)?;
+        let mut terms = inverted
+            .terms()
+            .stream()
+            .map_err(tantivy::TantivyError::from)?;
+        while terms.advance() {
+            if let Ok(term) = std::str::from_utf8(terms.key()) {
+                if term.to_lowercase() == wanted {
+                    found.insert(term.to_string());
+                }
+            }
+        }
+    }
+    Ok(found.into_iter().collect())
 }
 
 /// The text query combined with the filters of `query`.
 fn build_query(
     index: &tantivy::Index,
+    searcher: &tantivy::Searcher,
     fields: &Fields,
     query: &SearchQuery,
 ) -> Result<Box<dyn Query>> {
@@ -164,8 +284,33 @@ fn build_query(
     if let Some(label) = query.sentiment {
         filters.push(exact(fields.sentiment, label.as_str()));
     }
+    let any_source = |values: &[String]| -> Result<Box<dyn Query>> {
+        let mut terms = Vec::new();
+        for value in values {
+            terms.extend(matching_sources(searcher, fields, value)?);
+        }
+        let clauses: Vec<(Occur, Box<dyn Query>)> = terms
+            .iter()
+            .map(|term| (Occur::Should, exact(fields.source, term)))
+            .collect();
+        // No clause matches nothing.
+        Ok(Box::new(BooleanQuery::new(clauses)))
+    };
     if let Some(source) = &query.source {
-        filters.push(exact(fields.source, source));
+        filters.push(any_source(std::slice::from_ref(source))?);
+    }
+    if let Some(scope) = &query.scope {
+        filters.push(any_source(scope)?);
+    }
+    for (key, value) in &query.meta {
+        let Some(meta_field) = fields.meta else {
+            return Err(crate::error::Error::Invalid(
+                "the index has no metadata field: rebuild it with `xsignal analyze`".to_string(),
+            ));
+        };
+        let mut term = Term::from_field_json_path(meta_field, key, false);
+        term.append_type_and_str(&value.trim().to_lowercase());
+        filters.push(Box::new(TermQuery::new(term, IndexRecordOption::Basic)));
     }
     if let Some(lang) = query.lang {
         filters.push(exact(fields.lang, lang.code()));
@@ -264,6 +409,44 @@ impl ScoreTweaker<RankKey> for IdTieBreak {
 impl ScoreSegmentTweaker<RankKey> for IdTieBreakSegment {
     fn score(&mut self, doc: DocId, score: Score) -> RankKey {
         (score, Reverse(self.id_order.get_val(doc)))
+    }
+}
+
+/// Ranks by time, newest first (no time ranks last), then by id ascending.
+struct NewestFirst;
+
+/// The time ranking key: higher is better.
+type TimeKey = (i64, Reverse<u64>);
+
+struct NewestFirstSegment {
+    timestamp: tantivy::columnar::Column<tantivy::DateTime>,
+    id_order: Arc<dyn ColumnValues<u64>>,
+}
+
+impl ScoreTweaker<TimeKey> for NewestFirst {
+    type Child = NewestFirstSegment;
+
+    fn segment_tweaker(
+        &self,
+        segment_reader: &SegmentReader,
+    ) -> tantivy::Result<NewestFirstSegment> {
+        let fast = segment_reader.fast_fields();
+        Ok(NewestFirstSegment {
+            timestamp: fast.date(field_names::TIMESTAMP)?,
+            id_order: fast
+                .u64(field_names::ID_ORDER)?
+                .first_or_default_col(u64::MAX),
+        })
+    }
+}
+
+impl ScoreSegmentTweaker<TimeKey> for NewestFirstSegment {
+    fn score(&mut self, doc: DocId, _score: Score) -> TimeKey {
+        let micros = self
+            .timestamp
+            .first(doc)
+            .map_or(i64::MIN, |time| time.into_timestamp_micros());
+        (micros, Reverse(self.id_order.get_val(doc)))
     }
 }
 
