@@ -7,3 +7,4 @@ mod nasty;
 mod pipeline;
 mod privacy;
 mod requests;
+mod serve;
