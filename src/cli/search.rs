@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use xsignal::query::facets::Facets;
-use xsignal::query::{IndexSearcher, SearchQuery};
+use xsignal::query::{self, IndexSearcher, SearchQuery};
 use xsignal::types::{Lang, SentimentLabel};
 use xsignal::workspace::Workspace;
 
@@ -53,18 +53,11 @@ pub struct Args {
 
 /// Parses RFC 3339 or a plain date (midnight UTC).
 pub fn parse_time(text: &str) -> Result<DateTime<Utc>, CliError> {
-    if let Ok(time) = DateTime::parse_from_rfc3339(text) {
-        return Ok(time.with_timezone(&Utc));
-    }
-    if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        return Ok(date
-            .and_hms_opt(0, 0, 0)
-            .expect("midnight exists")
-            .and_utc());
-    }
-    Err(CliError::usage(anyhow::anyhow!(
-        "cannot parse {text:?} as a time (expected RFC 3339 or YYYY-MM-DD)"
-    )))
+    query::parse_time(text).ok_or_else(|| {
+        CliError::usage(anyhow::anyhow!(
+            "cannot parse {text:?} as a time (expected RFC 3339 or YYYY-MM-DD)"
+        ))
+    })
 }
 
 /// Runs `search`.

@@ -29,6 +29,7 @@ pub struct Facets {
     /// Matches per sentiment label.
     pub sentiments: BTreeMap<String, u64>,
     /// Matches per topic id (unassigned comments are not counted here).
+    #[schema(value_type = BTreeMap<String, u64>)]
     pub topics: BTreeMap<TopicId, u64>,
     /// Matches per UTC day (`YYYY-MM-DD`; comments without a time are not counted here).
     pub days: BTreeMap<String, u64>,

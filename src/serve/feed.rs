@@ -100,10 +100,7 @@ fn read(snapshot: &Snapshot, scope: &Scope, after: u64, limit: usize) -> FeedPag
         events.push(FeedEventView {
             seq: event.seq,
             run: event.run,
-            event: serde_json::to_value(event.event)
-                .ok()
-                .and_then(|value| value.as_str().map(str::to_string))
-                .unwrap_or_default(),
+            event: super::views::serde_name(event.event),
             signal_id: event.signal_id.clone(),
             as_of: event.as_of,
             digest: event.digest.clone(),

@@ -186,19 +186,11 @@ fn decode_cursor(cursor: &str) -> Option<(u64, usize)> {
     Some((generation.parse().ok()?, offset.parse().ok()?))
 }
 
-/// Parses an RFC 3339 time or a plain date (midnight UTC) of parameter `name`.
+/// Parses parameter `name`: an RFC 3339 time or a plain date (midnight UTC).
 pub fn parse_time(name: &str, text: &str) -> Result<chrono::DateTime<chrono::Utc>, ApiError> {
-    if let Ok(time) = chrono::DateTime::parse_from_rfc3339(text) {
-        return Ok(time.with_timezone(&chrono::Utc));
-    }
-    if let Ok(date) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        if let Some(midnight) = date.and_hms_opt(0, 0, 0) {
-            return Ok(midnight.and_utc());
-        }
-    }
-    Err(ApiError::bad_request(format!(
-        "{name}: expected an RFC 3339 time or YYYY-MM-DD"
-    )))
+    crate::query::parse_time(text).ok_or_else(|| {
+        ApiError::bad_request(format!("{name}: expected an RFC 3339 time or YYYY-MM-DD"))
+    })
 }
 
 #[cfg(test)]

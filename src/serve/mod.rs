@@ -81,6 +81,7 @@ pub struct AppState {
         signals::list, signals::detail, topics::list, topics::detail, topics::themes,
         search::search, search::comment, feed::feed, ops::health, ops::metrics
     ),
+    components(schemas(search::SentimentParam, search::SortParam, signals::KindParam, signals::Status)),
     modifiers(&BearerScheme),
     tags(
         (name = "signals", description = "Flagged trends"),
@@ -258,5 +259,52 @@ async fn shutdown() {
     tokio::select! {
         () = interrupt => {},
         () = terminate => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refs(value: &serde_json::Value, out: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, child) in map {
+                    match (key.as_str(), child.as_str()) {
+                        ("$ref", Some(target)) => out.push(target.to_string()),
+                        _ => refs(child, out),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|item| refs(item, out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_reference_of_the_document_resolves() {
+        let document = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let mut targets = Vec::new();
+        refs(&document, &mut targets);
+        assert!(!targets.is_empty());
+        for target in targets {
+            let pointer = target.strip_prefix('#').expect("local reference");
+            assert!(
+                document.pointer(pointer).is_some(),
+                "{target} does not resolve"
+            );
+        }
+        for path in [
+            "/v1/signals",
+            "/v1/signals/{id}",
+            "/v1/search",
+            "/v1/feed",
+            "/metrics",
+        ] {
+            assert!(document["paths"][path]["get"].is_object(), "{path}");
+        }
+        // JSON object keys are strings, whatever the map's key type in Rust.
+        let topic_keys = &document["components"]["schemas"]["Facets"]["properties"]["topics"];
+        assert_ne!(topic_keys["propertyNames"]["type"], "integer");
     }
 }

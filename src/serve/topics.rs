@@ -57,10 +57,7 @@ impl From<&TopicEvent> for LineageEvent {
     fn from(event: &TopicEvent) -> LineageEvent {
         LineageEvent {
             seq: event.seq,
-            event: serde_json::to_value(event.event)
-                .ok()
-                .and_then(|value| value.as_str().map(str::to_string))
-                .unwrap_or_default(),
+            event: super::views::serde_name(event.event),
             topic: event.topic,
             other: event.other,
             epoch: event.epoch,

@@ -194,13 +194,18 @@ pub fn topic_summary(snapshot: &Snapshot, scope: &Scope, topic: &Topic) -> Topic
         id: topic.id,
         label: topic.label.clone(),
         keywords: topic.keywords.clone(),
-        kind: serde_json::to_value(topic.kind)
-            .ok()
-            .and_then(|value| value.as_str().map(str::to_string))
-            .unwrap_or_default(),
+        kind: serde_name(topic.kind),
         size,
         sentiment,
         theme: topic.theme,
         known_from: topic.known_from,
     }
+}
+
+/// The name serde writes for a unit enum variant (`split_from`, `opened`, `flood`).
+pub fn serde_name<T: Serialize>(value: T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|value| value.as_str().map(str::to_string))
+        .unwrap_or_default()
 }
