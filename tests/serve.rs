@@ -33,7 +33,11 @@ fn comment(n: u32, text: &str) -> (Comment, EnrichedComment) {
         timestamp,
         author: Some(format!("author-{}", n % 4)),
         source: Some(source.to_string()),
-        lang: if n % 2 == 0 { Lang::En } else { Lang::De },
+        lang: if n.is_multiple_of(2) {
+            Lang::En
+        } else {
+            Lang::De
+        },
         lang_detected: false,
         rating: Some(f64::from(n % 5)),
         meta,
@@ -68,7 +72,7 @@ fn comment(n: u32, text: &str) -> (Comment, EnrichedComment) {
 fn corpus(count: u32) -> Vec<(Comment, EnrichedComment)> {
     (0..count)
         .map(|n| {
-            let text = if n % 2 == 0 {
+            let text = if n.is_multiple_of(2) {
                 format!("The thermostat reboots after the firmware update, case {n}")
             } else {
                 format!("Die Lieferung kam zu spät, Fall {n}")

@@ -194,27 +194,17 @@ impl IndexSearcher {
                 hits: Vec::new(),
             });
         }
-        let top_docs = TopDocs::with_limit(limit).and_offset(offset);
-        let (total, addresses) = match query.sort {
-            SortOrder::Relevance => {
-                let (total, top) =
-                    searcher.search(&parsed, &(Count, top_docs.tweak_score(IdTieBreak)))?;
-                (
-                    total,
-                    top.into_iter()
-                        .map(|((score, _), address)| (score, address))
-                        .collect::<Vec<_>>(),
-                )
-            }
-            SortOrder::Time => {
-                let (total, top) =
-                    searcher.search(&parsed, &(Count, top_docs.tweak_score(NewestFirst)))?;
-                (
-                    total,
-                    top.into_iter().map(|(_, address)| (1.0, address)).collect(),
-                )
-            }
-        };
+        let top_docs = TopDocs::with_limit(limit)
+            .and_offset(offset)
+            .tweak_score(Ranking(query.sort));
+        let (total, top) = searcher.search(&parsed, &(Count, top_docs))?;
+        let addresses: Vec<(Score, DocAddress)> = top
+            .into_iter()
+            .map(|((primary, _), address)| match query.sort {
+                SortOrder::Relevance => (primary as Score, address),
+                SortOrder::Time => (1.0, address),
+            })
+            .collect();
         let mut hits = Vec::with_capacity(addresses.len());
         for (score, address) in addresses {
             hits.push(load_hit(searcher, &self.fields, address, score)?);
@@ -390,57 +380,28 @@ fn load_hit(
     })
 }
 
-/// Ranks by score, then by id ascending (through the `id_order` fast field, the id's rank among all
-/// ids), so results do not depend on how documents fall into segments.
-struct IdTieBreak;
+/// Ranks by score (or, sorting by time, newest first; no time ranks last), then by id ascending
+/// (through the `id_order` fast field, the id's rank among all ids), so results do not depend on
+/// how documents fall into segments.
+struct Ranking(SortOrder);
 
-/// The ranking key: higher is better.
-type RankKey = (Score, Reverse<u64>);
+/// The ranking key: higher is better. Scores are f32 and times in microseconds stay below 2^53,
+/// so both are exact as f64.
+type RankKey = (f64, Reverse<u64>);
 
-struct IdTieBreakSegment {
-    id_order: Arc<dyn ColumnValues<u64>>,
-}
-
-impl ScoreTweaker<RankKey> for IdTieBreak {
-    type Child = IdTieBreakSegment;
-
-    fn segment_tweaker(
-        &self,
-        segment_reader: &SegmentReader,
-    ) -> tantivy::Result<IdTieBreakSegment> {
-        let column = segment_reader.fast_fields().u64(field_names::ID_ORDER)?;
-        Ok(IdTieBreakSegment {
-            id_order: column.first_or_default_col(u64::MAX),
-        })
-    }
-}
-
-impl ScoreSegmentTweaker<RankKey> for IdTieBreakSegment {
-    fn score(&mut self, doc: DocId, score: Score) -> RankKey {
-        (score, Reverse(self.id_order.get_val(doc)))
-    }
-}
-
-/// Ranks by time, newest first (no time ranks last), then by id ascending.
-struct NewestFirst;
-
-/// The time ranking key: higher is better.
-type TimeKey = (i64, Reverse<u64>);
-
-struct NewestFirstSegment {
+struct RankingSegment {
+    sort: SortOrder,
     timestamp: tantivy::columnar::Column<tantivy::DateTime>,
     id_order: Arc<dyn ColumnValues<u64>>,
 }
 
-impl ScoreTweaker<TimeKey> for NewestFirst {
-    type Child = NewestFirstSegment;
+impl ScoreTweaker<RankKey> for Ranking {
+    type Child = RankingSegment;
 
-    fn segment_tweaker(
-        &self,
-        segment_reader: &SegmentReader,
-    ) -> tantivy::Result<NewestFirstSegment> {
+    fn segment_tweaker(&self, segment_reader: &SegmentReader) -> tantivy::Result<RankingSegment> {
         let fast = segment_reader.fast_fields();
-        Ok(NewestFirstSegment {
+        Ok(RankingSegment {
+            sort: self.0,
             timestamp: fast.date(field_names::TIMESTAMP)?,
             id_order: fast
                 .u64(field_names::ID_ORDER)?
@@ -449,13 +410,15 @@ impl ScoreTweaker<TimeKey> for NewestFirst {
     }
 }
 
-impl ScoreSegmentTweaker<TimeKey> for NewestFirstSegment {
-    fn score(&mut self, doc: DocId, _score: Score) -> TimeKey {
-        let micros = self
-            .timestamp
-            .first(doc)
-            .map_or(i64::MIN, |time| time.into_timestamp_micros());
-        (micros, Reverse(self.id_order.get_val(doc)))
+impl ScoreSegmentTweaker<RankKey> for RankingSegment {
+    fn score(&mut self, doc: DocId, score: Score) -> RankKey {
+        let primary = match self.sort {
+            SortOrder::Relevance => f64::from(score),
+            SortOrder::Time => self.timestamp.first(doc).map_or(f64::NEG_INFINITY, |time| {
+                time.into_timestamp_micros() as f64
+            }),
+        };
+        (primary, Reverse(self.id_order.get_val(doc)))
     }
 }
 
@@ -700,6 +663,73 @@ mod tests {
         request.limit = 0;
         let results = search(dir.path(), &request).unwrap();
         assert_eq!((results.total, results.hits.len()), (8, 0));
+    }
+
+    #[test]
+    fn time_order_is_newest_first_and_pages_by_offset() {
+        let dir = indexed();
+        let mut request = query("*");
+        request.sort = SortOrder::Time;
+        let in_order = |request: &SearchQuery| -> Vec<String> {
+            search(dir.path(), request)
+                .unwrap()
+                .hits
+                .into_iter()
+                .map(|hit| hit.id)
+                .collect()
+        };
+        assert_eq!(
+            in_order(&request),
+            ["o1", "d2", "d1", "e4", "e3", "e2", "e1", "d3"]
+        );
+        request.offset = 6;
+        request.limit = 5;
+        assert_eq!(in_order(&request), ["e1", "d3"]);
+    }
+
+    #[test]
+    fn source_filters_and_scopes_ignore_case() {
+        let dir = indexed();
+        let mut request = query("*");
+        request.source = Some("APPSTORE".to_string());
+        assert_eq!(
+            ids(&search(dir.path(), &request).unwrap()),
+            ["d1", "e1", "e3", "o1"]
+        );
+        request.source = None;
+        request.scope = Some(vec!["Survey".to_string()]);
+        assert_eq!(
+            ids(&search(dir.path(), &request).unwrap()),
+            ["d2", "e2", "e4"]
+        );
+        request.scope = Some(vec!["nowhere".to_string()]);
+        assert_eq!(search(dir.path(), &request).unwrap().total, 0);
+    }
+
+    #[test]
+    fn facets_count_every_match() {
+        let dir = indexed();
+        let searcher = IndexSearcher::open(dir.path()).unwrap();
+        let facets = searcher.facets(&query("*")).unwrap();
+        assert_eq!(facets.total, 8);
+        assert_eq!(facets.sources["appstore"], 4);
+        assert_eq!(facets.sources["survey"], 3);
+        assert_eq!(
+            (
+                facets.languages["en"],
+                facets.languages["de"],
+                facets.languages["other"]
+            ),
+            (4, 3, 1)
+        );
+        assert_eq!(facets.topics.get(&1), Some(&3));
+        assert_eq!(facets.topics.get(&2), Some(&2));
+        assert_eq!(facets.days.values().sum::<u64>(), 7);
+        assert_eq!(facets.distinct_authors, 8);
+        let battery = searcher.facets(&query("battery")).unwrap();
+        assert_eq!(battery.total, 2);
+        assert_eq!(battery.sentiments["negative"], 1);
+        assert_eq!(battery.sentiments["positive"], 1);
     }
 
     #[test]
