@@ -46,7 +46,7 @@ use auth::{Scope, ServeSettings, Tokens};
 use http::ApiError;
 use snapshot::Snapshots;
 
-/// Longest a request may take; long polls wait less ([`feed::MAX_WAIT_SECONDS`]).
+/// Longest a request may take; long polls wait less (at most 20 s).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Largest request body accepted (the API takes none; anything larger is refused unread).
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
