@@ -74,6 +74,10 @@ pub enum Error {
     /// An input or argument is invalid.
     #[error("{0}")]
     Invalid(String),
+    /// An input file's header lacks a column the column map names (a usage error: map the
+    /// column with its flag).
+    #[error("{0}")]
+    MissingColumn(String),
     /// Another process is writing the workspace.
     #[error("{path}: another xsignal run is writing this workspace; wait for it to finish or pass --wait")]
     Locked {

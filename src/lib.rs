@@ -10,6 +10,7 @@ pub mod config;
 pub mod embed;
 pub mod error;
 pub mod eval;
+pub mod export;
 pub mod failpoint;
 pub mod feed;
 #[cfg(test)]

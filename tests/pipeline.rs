@@ -221,6 +221,77 @@ fn small_corpus_end_to_end_is_deterministic() {
         String::from_utf8_lossy(&output.stdout).lines().count(),
         topics.len()
     );
+
+    // Filters match values in any case.
+    let count = |args: &[&str]| {
+        let output = run(xsignal()
+            .args(["search", "--json", "--limit", "0", "--workspace"])
+            .arg(&one)
+            .args(args));
+        assert!(output.status.success(), "{args:?}");
+        let results: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        results["total"].as_u64().unwrap()
+    };
+    let appstore = count(&["--source", "appstore"]);
+    assert!(appstore > 0);
+    assert_eq!(count(&["--source", "AppStore"]), appstore);
+    assert_eq!(count(&["source:APPSTORE"]), appstore);
+
+    // Export: every comment with its text, as CSV and Parquet.
+    let csv_path = temp.path().join("all.csv");
+    let output = run(xsignal()
+        .args(["export", "--workspace"])
+        .arg(&one)
+        .arg("--out")
+        .arg(&csv_path));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mut reader = csv::Reader::from_path(&csv_path).unwrap();
+    assert_eq!(&reader.headers().unwrap()[1], "text");
+    let exported = reader.records().count();
+    assert_eq!(exported, comments.len());
+    let parquet_path = temp.path().join("appstore.parquet");
+    let output = run(xsignal()
+        .args(["export", "--source", "AppStore", "--workspace"])
+        .arg(&one)
+        .arg("--out")
+        .arg(&parquet_path));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains(&format!("wrote {appstore} comments")),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(&std::fs::read(&parquet_path).unwrap()[..4], b"PAR1");
+
+    // One topic with its representative and most recent comments, with their text.
+    let first_topic = topics[0]["id"].as_u64().unwrap().to_string();
+    let output = run(xsignal()
+        .args(["topics", "--id", &first_topic, "--workspace"])
+        .arg(&one));
+    assert!(output.status.success());
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("representative comments:\n  "), "{text}");
+    assert!(text.contains("most recent comments:\n  "), "{text}");
+
+    // A signal explained as text by its number.
+    if !read_jsonl(&one.join("signals.jsonl")).is_empty() {
+        let output = run(xsignal()
+            .args(["trends", "--explain", "1", "--workspace"])
+            .arg(&one));
+        assert!(output.status.success());
+        let text = String::from_utf8_lossy(&output.stdout);
+        assert!(text.starts_with("#1  "), "{text}");
+        assert!(text.contains("baseline "), "{text}");
+        assert!(text.contains("its comments "), "{text}");
+    }
 }
 
 #[test]

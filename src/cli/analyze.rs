@@ -24,7 +24,8 @@ pub struct Args {
     /// Trend bucket width, e.g. 1h, 6h, 1d (default: from the data's span).
     #[arg(long)]
     bucket: Option<String>,
-    /// Encoder backend (overrides the config's `embed.backend`): candle, onnx or rust-bert.
+    /// Encoder backend, overriding the config's `embed.backend` (default onnx-int8): onnx-int8,
+    /// onnx, candle, or rust-bert (builds with the `rust-bert` feature).
     #[arg(long, value_enum)]
     backend: Option<xsignal::embed::Backend>,
     #[command(flatten)]
@@ -63,7 +64,7 @@ pub fn run(args: &Args, global: &GlobalOpts) -> CliResult {
     let options = AnalyzeOptions {
         files: args.files.clone(),
         columns: args.columns.map(),
-        models_dir: global.models.clone(),
+        models_dir: global.models_dir(),
         progress: !global.quiet,
     };
     let root = workspace.root().to_path_buf();

@@ -62,7 +62,7 @@ pub fn run(args: &Args, global: &GlobalOpts) -> CliResult {
         let options = AnalyzeOptions {
             files: vec![stream.clone()],
             columns: ColumnMap::default(),
-            models_dir: global.models.clone(),
+            models_dir: global.models_dir(),
             progress: !global.quiet,
         };
         pipeline::analyze(writer, &config, &options)?;

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use sha2::{Digest, Sha256};
 use xsignal::eval::sentiment::{score, Scored, SentimentMetrics};
 use xsignal::sentiment::calibrate::{fit, Calibration, LanguageCalibration, Observation};
-use xsignal::sentiment::sentences::{sentence_spans, Scorer};
+use xsignal::sentiment::sentences::{sentence_spans, SentimentModel};
 use xsignal::types::{Lang, SentimentLabel};
 use xsignal::Config;
 
@@ -125,14 +125,9 @@ pub fn run(args: &CalibrationArgs, global: &GlobalOpts) -> CliResult {
         .clone()
         .unwrap_or_else(|| config.sentiment.calibration.clone());
     config.sentiment.calibration = String::new();
-    let (encoder, head) = config.sentiment.load(&global.models, &config.embed)?;
-    let mut cache = sentiment_cache(&args.cache, &config, &encoder)?;
-    let scorer = Scorer {
-        head: &head,
-        encoder: &encoder,
-        config: &config.sentiment,
-        calibration: None,
-    };
+    let model = SentimentModel::load(&config.sentiment, &global.models_dir(), &config.embed)?;
+    let mut cache = sentiment_cache(&args.cache, &config, &model.encoder)?;
+    let scorer = model.scorer(&config.sentiment);
     let mut rows = Vec::new();
     for (index, source) in SOURCES.iter().enumerate() {
         let path = args.data.join(source.path);
@@ -206,7 +201,7 @@ pub fn run(args: &CalibrationArgs, global: &GlobalOpts) -> CliResult {
     }
     let calibration = Calibration {
         version: 1,
-        encoder: encoder.fingerprint().to_string(),
+        encoder: model.encoder.fingerprint().to_string(),
         languages,
         provenance: serde_json::json!({
             "command": "xsignal train calibration",
@@ -215,7 +210,7 @@ pub fn run(args: &CalibrationArgs, global: &GlobalOpts) -> CliResult {
             "sets": report,
         }),
     };
-    let path = global.models.join(&out);
+    let path = global.models_dir().join(&out);
     calibration.save(&path)?;
     eprintln!("wrote {}", path.display());
     Ok(EXIT_OK)

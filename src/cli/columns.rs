@@ -26,6 +26,10 @@ pub struct ColumnArgs {
     /// Column or key holding the rating.
     #[arg(long, default_value = "rating")]
     pub rating_col: String,
+    /// Read a CSV/TSV although its id or timestamp column is missing and another column looks
+    /// like it (by default such a file is refused, exit 2, with the suggested flag).
+    #[arg(long)]
+    pub allow_missing_columns: bool,
 }
 
 impl ColumnArgs {
@@ -39,6 +43,7 @@ impl ColumnArgs {
             source: self.source_col.clone(),
             lang: self.lang_col.clone(),
             rating: self.rating_col.clone(),
+            allow_missing: self.allow_missing_columns,
         }
     }
 }

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use xsignal::embed::{self, EmbeddingCache, Encoder};
 use xsignal::eval::{self, clustering, sentiment};
-use xsignal::sentiment::sentences::{sentence_spans, Scorer};
+use xsignal::sentiment::sentences::{sentence_spans, SentimentModel};
 use xsignal::text::{content_terms, LangStemmer};
 use xsignal::topics;
 use xsignal::types::{Lang, SentimentLabel};
@@ -43,7 +43,8 @@ struct SentimentArgs {
     /// Score only the rows of the hold-out rule (for sets that have only a training split).
     #[arg(long)]
     holdout: bool,
-    /// Encoder backend (default: the config default).
+    /// Encoder backend (default: the config's `embed.backend`, onnx-int8 unless changed): onnx-int8,
+    /// onnx, candle, or rust-bert (builds with the `rust-bert` feature).
     #[arg(long, value_enum)]
     backend: Option<xsignal::embed::Backend>,
     /// Weight of the whole text against its sentences (default: the config's
@@ -80,7 +81,8 @@ struct SentimentArgs {
 struct TopicsArgs {
     /// Labelled JSONL file.
     file: PathBuf,
-    /// Encoder backend (default: the config default).
+    /// Encoder backend (default: the config's `embed.backend`, onnx-int8 unless changed): onnx-int8,
+    /// onnx, candle, or rust-bert (builds with the `rust-bert` feature).
     #[arg(long, value_enum)]
     backend: Option<xsignal::embed::Backend>,
     /// Encoder folder under the models directory (default: the config's `embed.model`).
@@ -155,10 +157,7 @@ fn run_sentiment(args: &SentimentArgs, global: &GlobalOpts) -> CliResult {
     if let Some(weighting) = args.weighting {
         config.sentiment.weighting = weighting;
     }
-    let (encoder, head) = config.sentiment.load(&global.models, &config.embed)?;
-    let calibration = config
-        .sentiment
-        .load_calibration(&global.models, encoder.fingerprint())?;
+    let model = SentimentModel::load(&config.sentiment, &global.models_dir(), &config.embed)?;
     let (rows, gold) = read_sentiment_rows(
         &args.file,
         &args.columns.map(),
@@ -183,13 +182,8 @@ fn run_sentiment(args: &SentimentArgs, global: &GlobalOpts) -> CliResult {
     let langs: Vec<Lang> = rows.iter().map(|row| row.lang).collect();
     let started = Instant::now();
     // The same path as `analyze`: whole comment and sentences, aggregated.
-    let mut cache = sentiment_cache(&args.cache, &config, &encoder)?;
-    let scorer = Scorer {
-        head: &head,
-        encoder: &encoder,
-        config: &config.sentiment,
-        calibration: calibration.as_ref(),
-    };
+    let mut cache = sentiment_cache(&args.cache, &config, &model.encoder)?;
+    let scorer = model.scorer(&config.sentiment);
     let spans = sentence_spans(&config.sentiment, &texts, &langs);
     let scored_rows = scorer.score(&mut cache, &texts, &langs, &spans)?;
     let seconds = started.elapsed().as_secs_f64();
@@ -368,7 +362,7 @@ fn run_topics(args: &TopicsArgs, global: &GlobalOpts) -> CliResult {
         config.topics.clusters = Some(clusters);
     }
     config.validate().map_err(CliError::usage)?;
-    let encoder = Encoder::load(&global.models, &config.embed)?;
+    let encoder = Encoder::load(&global.models_dir(), &config.embed)?;
     let rows = eval::read_labelled(&args.file)?;
     let texts: Vec<&str> = rows.iter().map(|row| row.text.as_str()).collect();
     let langs: Vec<_> = rows.iter().map(|row| row.lang).collect();

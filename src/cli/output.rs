@@ -1,5 +1,5 @@
 //! What the read commands (`search`, `topics`, `trends`) print as text: values from the workspace
-//! made safe for a terminal.
+//! made safe for a terminal, and text sparklines.
 //!
 //! Comment text, ids, sources and labels come from the input files, so they may hold escape
 //! sequences (`ESC ] 0 ; title BEL` retitles a terminal, `ESC [ 1 A` moves the cursor and can
@@ -28,6 +28,35 @@ pub fn printable(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Characters of a comment's text that a listing shows.
+pub const SNIPPET_CHARS: usize = 160;
+
+/// The first [`SNIPPET_CHARS`] characters of `text` on one line, made printable.
+pub fn snippet(text: &str) -> String {
+    let head: String = text.chars().take(SNIPPET_CHARS).collect();
+    printable(&head.replace('\n', " ")).into_owned()
+}
+
+/// The eight block characters of a text sparkline, lowest first.
+const SPARK_LEVELS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+
+/// `counts` as a line of block characters (▁▂▃▄▅▆▇█), scaled so that the largest count is `█`;
+/// zero is `▁`.
+pub fn sparkline(counts: &[u64]) -> String {
+    let max = counts.iter().copied().max().unwrap_or(0);
+    counts
+        .iter()
+        .map(|&count| {
+            if max == 0 {
+                return SPARK_LEVELS[0];
+            }
+            let top = (SPARK_LEVELS.len() - 1) as u64;
+            let level = (count * top + max / 2) / max;
+            SPARK_LEVELS[level as usize]
+        })
+        .collect()
+}
+
 fn needs_escape(c: char) -> bool {
     c.is_control()
         || matches!(
@@ -39,6 +68,15 @@ fn needs_escape(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sparklines_scale_to_the_largest_count() {
+        assert_eq!(sparkline(&[0, 1, 2, 3, 4, 5, 6, 7]), "▁▂▃▄▅▆▇█");
+        assert_eq!(sparkline(&[0, 0]), "▁▁");
+        assert_eq!(sparkline(&[]), "");
+        assert_eq!(sparkline(&[1, 100]), "▁█");
+        assert_eq!(sparkline(&[50, 100]), "▅█");
+    }
 
     #[test]
     fn escape_sequences_become_visible() {

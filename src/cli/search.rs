@@ -2,43 +2,27 @@
 
 use std::path::PathBuf;
 
-use chrono::{DateTime, Utc};
 use xsignal::query::facets::Facets;
-use xsignal::query::{self, IndexSearcher, SearchQuery};
-use xsignal::types::{Lang, SentimentLabel};
+use xsignal::query::IndexSearcher;
 use xsignal::workspace::Workspace;
 
-use super::output::printable;
-use super::{print, CliError, CliResult, EXIT_OK};
+use super::filters::Filters;
+use super::output::{printable, snippet};
+use super::{print, CliResult, EXIT_OK};
 
 /// Flags of `search`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Tantivy query syntax: words (all must match by default), "phrases", OR, -word, field:value
-    /// (source, lang, sentiment, topic). Empty or * matches all.
+    /// (source, lang, sentiment, author, topic, or any metadata field of the input rows, e.g.
+    /// team:sales; values and field names in any case). Empty or * matches all.
     #[arg(default_value = "*")]
     query: String,
     /// Workspace folder.
     #[arg(long, short, default_value = "xsignal-data")]
     workspace: PathBuf,
-    /// Only comments at or after this time (RFC 3339 or YYYY-MM-DD).
-    #[arg(long)]
-    from: Option<String>,
-    /// Only comments before this time (RFC 3339 or YYYY-MM-DD).
-    #[arg(long)]
-    to: Option<String>,
-    /// Only this sentiment label: negative, neutral, positive.
-    #[arg(long)]
-    sentiment: Option<String>,
-    /// Only this source or channel.
-    #[arg(long)]
-    source: Option<String>,
-    /// Only this topic id.
-    #[arg(long)]
-    topic: Option<u32>,
-    /// Only this language: en, de, other.
-    #[arg(long)]
-    lang: Option<String>,
+    #[command(flatten)]
+    filters: Filters,
     /// Most hits to show (at most the number of comments, and at most 100000).
     #[arg(long, default_value_t = 20)]
     limit: usize,
@@ -51,37 +35,10 @@ pub struct Args {
     json: bool,
 }
 
-/// Parses RFC 3339 or a plain date (midnight UTC).
-pub fn parse_time(text: &str) -> Result<DateTime<Utc>, CliError> {
-    query::parse_time(text).ok_or_else(|| {
-        CliError::usage(anyhow::anyhow!(
-            "cannot parse {text:?} as a time (expected RFC 3339 or YYYY-MM-DD)"
-        ))
-    })
-}
-
 /// Runs `search`.
 pub fn run(args: &Args) -> CliResult {
     let workspace = Workspace::open_existing(&args.workspace)?;
-    let sentiment = match &args.sentiment {
-        Some(label) => Some(SentimentLabel::parse(label).ok_or_else(|| {
-            CliError::usage(anyhow::anyhow!(
-                "unknown sentiment {label:?} (expected negative, neutral or positive)"
-            ))
-        })?),
-        None => None,
-    };
-    let query = SearchQuery {
-        query: args.query.clone(),
-        from: args.from.as_deref().map(parse_time).transpose()?,
-        to: args.to.as_deref().map(parse_time).transpose()?,
-        sentiment,
-        source: args.source.clone(),
-        topic: args.topic,
-        lang: args.lang.as_deref().map(Lang::from_code),
-        limit: args.limit,
-        ..SearchQuery::default()
-    };
+    let query = args.filters.query(&args.query, args.limit)?;
     let searcher = IndexSearcher::open(&workspace.path("index"))?;
     let results = searcher.search(&query)?;
     let facets = if args.facets {
@@ -114,7 +71,6 @@ pub fn run(args: &Args) -> CliResult {
             .topic
             .map(|topic| topic.to_string())
             .unwrap_or_else(|| "-".into());
-        let snippet: String = hit.text.chars().take(160).collect();
         out.push_str(&format!(
             "{:<14} {} {:<8} {:<3} topic {:<4} {}\n    {}\n",
             printable(&hit.id),
@@ -123,7 +79,7 @@ pub fn run(args: &Args) -> CliResult {
             hit.lang,
             topic,
             printable(hit.source.as_deref().unwrap_or("-")),
-            printable(&snippet.replace('\n', " "))
+            snippet(&hit.text)
         ));
     }
     print(&out)?;

@@ -2,11 +2,16 @@
 
 use std::path::PathBuf;
 
-use xsignal::types::{EnrichedComment, Topic, TopicKind};
+use std::collections::HashMap;
+
+use xsignal::types::{Comment, EnrichedComment, Topic, TopicKind};
 use xsignal::workspace::{read_jsonl, Workspace};
 
-use super::output::printable;
+use super::output::{printable, snippet};
 use super::{print, CliError, CliResult, EXIT_OK};
+
+/// Most recent comments shown with `--id`.
+const RECENT_COMMENTS: usize = 5;
 
 /// Flags of `topics`.
 #[derive(clap::Args, Debug)]
@@ -14,7 +19,8 @@ pub struct Args {
     /// Workspace folder.
     #[arg(long, short, default_value = "xsignal-data")]
     workspace: PathBuf,
-    /// Show one topic: its keywords, sentiment, representative and most recent comments.
+    /// Show one topic: its keywords, sentiment, comments per day, and its representative and most
+    /// recent comments with their text.
     #[arg(long)]
     id: Option<u32>,
     /// JSON lines output.
@@ -44,7 +50,7 @@ pub fn run(args: &Args) -> CliResult {
             .filter(|comment| comment.topic == Some(id))
             .collect();
         let mut out = format!(
-            "topic {}: {}\nkind {}  size {}  negative {}  neutral {}  positive {}\nkeywords: {}\nrepresentative comments: {}\n",
+            "topic {}: {}\nkind {}  size {}  negative {}  neutral {}  positive {}\nkeywords: {}\n",
             topic.id,
             printable(&topic.label),
             topic.kind.describe(),
@@ -53,8 +59,42 @@ pub fn run(args: &Args) -> CliResult {
             topic.sentiment.neutral,
             topic.sentiment.positive,
             printable(&topic.keywords.join(", ")),
-            printable(&topic.representatives.join(" "))
         );
+        let store = workspace.load_store()?;
+        let texts: HashMap<&str, &Comment> = store
+            .iter()
+            .map(|comment| (comment.id.as_str(), comment))
+            .collect();
+        let mut recent: Vec<&EnrichedComment> = members.clone();
+        recent.sort_by(|a, b| b.timestamp.cmp(&a.timestamp).then(a.id.cmp(&b.id)));
+        let representative_ids: Vec<&str> =
+            topic.representatives.iter().map(String::as_str).collect();
+        let recent_ids: Vec<&str> = recent
+            .iter()
+            .take(RECENT_COMMENTS)
+            .map(|comment| comment.id.as_str())
+            .collect();
+        for (title, ids) in [
+            ("representative comments", representative_ids),
+            ("most recent comments", recent_ids),
+        ] {
+            out.push_str(&format!("{title}:\n"));
+            for id in ids {
+                let Some(comment) = texts.get(id) else {
+                    continue;
+                };
+                let when = comment
+                    .timestamp
+                    .map(|time| time.format("%Y-%m-%d %H:%M").to_string())
+                    .unwrap_or_else(|| "-".into());
+                out.push_str(&format!(
+                    "  {} {}  {}\n",
+                    printable(id),
+                    when,
+                    snippet(&comment.text)
+                ));
+            }
+        }
         let mut by_day: std::collections::BTreeMap<String, u64> = Default::default();
         for member in &members {
             if let Some(time) = member.timestamp {

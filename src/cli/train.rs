@@ -105,7 +105,7 @@ pub fn run(args: &Args, global: &GlobalOpts) -> CliResult {
         TrainCommand::Calibration(args) => return super::calibration::run(args, global),
     };
     let config = Config::default();
-    let encoder = Encoder::load(&global.models, &config.embed)?;
+    let encoder = Encoder::load(&global.models_dir(), &config.embed)?;
     let rows = load_sources(&args.data)?;
     let mut labels = Vec::with_capacity(rows.len());
     for (source, row) in &rows {

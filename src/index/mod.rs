@@ -8,8 +8,12 @@
 //! ([`TOKENIZER_DE`]), anything else in `text_other` (tantivy's `default` tokenizer). The original
 //! text is stored, not indexed, in `text`. Metadata (time, author, source, language, sentiment, topic,
 //! duplicate flag) are indexed as exact terms and fast fields, so they can filter a search and be
-//! counted ([`crate::query::facets`]); the row's other fields (`Comment::meta`) go into the JSON
-//! field `meta`, each value one lowercased token, so `team:sales` filters whatever the case.
+//! counted ([`crate::query::facets`]). The text
+//! values among them (author, source, language, sentiment) are indexed lowercased
+//! ([`TOKENIZER_KEYWORD`]), so `source:Twitter` finds `twitter`; the stored value and the fast
+//! field keep the original. Every other field of the input row (the comment's `meta`) is indexed in
+//! the JSON field `meta` under its lowercased name, values lowercased, so `meta.team:sales` (and,
+//! through [`crate::query`], `team:sales`) filters on it.
 //!
 //! The build is deterministic: documents are added in the given order by one indexing thread and
 //! committed once. A hidden fast field `id_order` holds each document's rank among all ids sorted
@@ -38,6 +42,10 @@ pub const TOKENIZER_EN: &str = "xs_en";
 /// Name of the German analyzer: simple tokens, long tokens dropped, lowercase, `ae`/`oe`/`ue` read as
 /// umlauts, German stems, plural `-s` of loanwords removed (`Akkus` -> `akku`), ASCII folding.
 pub const TOKENIZER_DE: &str = "xs_de";
+
+/// Name of the analyzer of exact values (source, language, sentiment, author, metadata): the whole
+/// value as one token, lowercased.
+pub const TOKENIZER_KEYWORD: &str = "xs_keyword";
 
 /// Tokens longer than this many bytes are dropped (they are usually URLs or garbage).
 const MAX_TOKEN_BYTES: usize = 40;
@@ -76,14 +84,9 @@ pub mod field_names {
     pub const TOPIC: &str = "topic";
     /// True when the comment duplicates an earlier one.
     pub const DUPLICATE: &str = "duplicate";
-    /// The comment's other metadata fields (JSON object; each value indexed whole, lowercased,
-    /// with [`super::TOKENIZER_EXACT_LOWER`]).
+    /// The row's other fields (JSON object, names and text values lowercased, indexed only).
     pub const META: &str = "meta";
 }
-
-/// Name of the analyzer of metadata values: the whole value as one token, lowercased, so that a
-/// filter matches a value whatever its case.
-pub const TOKENIZER_EXACT_LOWER: &str = "xs_exact_lower";
 
 /// One document to index: a comment and what the pipeline learned about it.
 #[derive(Clone, Copy, Debug)]
@@ -132,7 +135,8 @@ pub struct Fields {
     pub topic: Field,
     /// See [`field_names::DUPLICATE`].
     pub duplicate: Field,
-    /// See [`field_names::META`]; `None` in an index written before the field existed.
+    /// See [`field_names::META`]; `None` in an index written before metadata was indexed (the
+    /// next `analyze` rebuilds it).
     pub meta: Option<Field>,
 }
 
@@ -187,20 +191,29 @@ pub fn schema() -> Schema {
         field_names::TIMESTAMP,
         DateOptions::from(INDEXED | FAST | STORED).set_precision(DateTimePrecision::Microseconds),
     );
-    builder.add_text_field(field_names::AUTHOR, STRING | FAST | STORED);
-    builder.add_text_field(field_names::SOURCE, STRING | FAST | STORED);
-    builder.add_text_field(field_names::LANG, STRING | FAST | STORED);
-    builder.add_text_field(field_names::SENTIMENT, STRING | FAST | STORED);
+    let keyword_indexing = || {
+        TextFieldIndexing::default()
+            .set_tokenizer(TOKENIZER_KEYWORD)
+            .set_index_option(IndexRecordOption::Basic)
+    };
+    let keyword = TextOptions::default()
+        .set_indexing_options(keyword_indexing())
+        .set_stored();
+    // The fast field keeps the value as it came (no normaliser).
+    let keyword_fast = keyword.clone().set_fast(None);
+    // Authors are a fast field too, for the distinct-author count of facets.
+    builder.add_text_field(field_names::AUTHOR, keyword.set_fast(None));
+    builder.add_text_field(field_names::SOURCE, keyword_fast.clone());
+    builder.add_text_field(field_names::LANG, keyword_fast.clone());
+    builder.add_text_field(field_names::SENTIMENT, keyword_fast);
     builder.add_f64_field(field_names::SENTIMENT_SCORE, FAST | STORED);
     builder.add_u64_field(field_names::TOPIC, INDEXED | FAST | STORED);
     builder.add_bool_field(field_names::DUPLICATE, NumericOptions::from(INDEXED | FAST));
     builder.add_json_field(
         field_names::META,
-        JsonObjectOptions::default().set_indexing_options(
-            TextFieldIndexing::default()
-                .set_tokenizer(TOKENIZER_EXACT_LOWER)
-                .set_index_option(IndexRecordOption::Basic),
-        ),
+        JsonObjectOptions::default()
+            .set_indexing_options(keyword_indexing())
+            .set_expand_dots_enabled(),
     );
     builder.build()
 }
@@ -212,12 +225,15 @@ pub fn register_tokenizers(index: &Index) {
         .tokenizers()
         .register(TOKENIZER_EN, english_analyzer());
     index.tokenizers().register(TOKENIZER_DE, german_analyzer());
-    index.tokenizers().register(
-        TOKENIZER_EXACT_LOWER,
-        TextAnalyzer::builder(RawTokenizer::default())
-            .filter(LowerCaser)
-            .build(),
-    );
+    index
+        .tokenizers()
+        .register(TOKENIZER_KEYWORD, keyword_analyzer());
+}
+
+fn keyword_analyzer() -> TextAnalyzer {
+    TextAnalyzer::builder(RawTokenizer::default())
+        .filter(LowerCaser)
+        .build()
 }
 
 fn english_analyzer() -> TextAnalyzer {
@@ -426,28 +442,18 @@ fn to_document(fields: &Fields, doc: &IndexDoc, id_order: u64) -> TantivyDocumen
         document.add_u64(fields.topic, u64::from(topic));
     }
     document.add_bool(fields.duplicate, enriched.duplicate_of.is_some());
-    if let Some(meta_field) = fields.meta {
-        let values: std::collections::BTreeMap<String, OwnedValue> = comment
+    if let (Some(meta_field), false) = (fields.meta, comment.meta.is_empty()) {
+        let lowered: serde_json::Map<String, serde_json::Value> = comment
             .meta
             .iter()
-            .filter_map(|(key, value)| Some((key.clone(), OwnedValue::Str(meta_value(value)?))))
+            // tantivy separates JSON path segments with control bytes: such names cannot be
+            // indexed (and no query can name them).
+            .filter(|(name, _)| !name.chars().any(char::is_control))
+            .map(|(name, value)| (name.to_lowercase(), value.clone()))
             .collect();
-        if !values.is_empty() {
-            document.add_object(meta_field, values);
-        }
+        document.add_field_value(meta_field, &OwnedValue::from(lowered));
     }
     document
-}
-
-/// A metadata value as the text a filter compares with: strings as they are, numbers and booleans
-/// as JSON writes them; `None` for null, arrays and objects (not filterable).
-pub fn meta_value(value: &serde_json::Value) -> Option<String> {
-    match value {
-        serde_json::Value::String(text) => Some(text.clone()),
-        serde_json::Value::Number(number) => Some(number.to_string()),
-        serde_json::Value::Bool(flag) => Some(flag.to_string()),
-        _ => None,
-    }
 }
 
 /// Rebuilds the index in `dir` from scratch: creates the folder, or replaces the index in it.

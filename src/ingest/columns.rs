@@ -50,6 +50,25 @@ impl ColumnRole {
     }
 
     /// The `analyze` flag that maps this role.
+    /// True for the fields whose absence changes what a later, corrected run can fix: the id
+    /// (derived ids include the timestamp) and the timestamp (nothing without one is trended).
+    pub(crate) fn refused_when_missing(self) -> bool {
+        matches!(self, ColumnRole::Id | ColumnRole::Timestamp)
+    }
+
+    /// How messages name the field.
+    pub(crate) fn describe(self) -> &'static str {
+        match self {
+            ColumnRole::Id => "comment id",
+            ColumnRole::Text => "comment text",
+            ColumnRole::Timestamp => "timestamp",
+            ColumnRole::Author => "author",
+            ColumnRole::Source => "source",
+            ColumnRole::Lang => "language",
+            ColumnRole::Rating => "rating",
+        }
+    }
+
     fn flag(self) -> &'static str {
         match self {
             ColumnRole::Id => "--id-col",

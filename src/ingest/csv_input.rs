@@ -66,7 +66,7 @@ fn find_column(header: &[String], wanted: &str) -> Option<usize> {
 impl CsvLayout {
     fn new(header: Vec<String>, columns: &ColumnMap, file: &str) -> crate::Result<CsvLayout> {
         let Some(text) = find_column(&header, &columns.text) else {
-            return Err(Error::Invalid(format!(
+            return Err(Error::MissingColumn(format!(
                 "{file}: no column {} for the comment text; the header has {}{}",
                 quoted_str(&columns.text),
                 header_summary(&header),
@@ -76,11 +76,25 @@ impl CsvLayout {
             )));
         };
         for role in ColumnRole::OPTIONAL {
-            if find_column(&header, role.name_in(columns)).is_none() {
-                if let Some(hint) = missing_column_hint(&header, role) {
-                    tracing::warn!(file = %file, "no column {}: {hint}", quoted_str(role.name_in(columns)));
-                }
+            if find_column(&header, role.name_in(columns)).is_some() {
+                continue;
             }
+            let Some(hint) = missing_column_hint(&header, role) else {
+                continue;
+            };
+            // Without an id column ids are derived from the content (timestamp included), and
+            // without a timestamp nothing is trended: a file whose likely column went unmapped is
+            // refused rather than read into comments that a corrected rerun would not replace.
+            if role.refused_when_missing() && !columns.allow_missing {
+                return Err(Error::MissingColumn(format!(
+                    "{file}: no column {} for the {}; the header has {}; {hint}, or pass \
+                     --allow-missing-columns to read the file without it",
+                    quoted_str(role.name_in(columns)),
+                    role.describe(),
+                    header_summary(&header),
+                )));
+            }
+            tracing::warn!(file = %file, "no column {}: {hint}", quoted_str(role.name_in(columns)));
         }
         let id = find_column(&header, &columns.id);
         let timestamp = find_column(&header, &columns.timestamp);

@@ -53,6 +53,9 @@ pub struct ColumnMap {
     pub lang: String,
     /// Numeric rating.
     pub rating: String,
+    /// Read a CSV/TSV whose id or timestamp column is missing although another column looks like
+    /// it (otherwise the file is refused with the suggested mapping).
+    pub allow_missing: bool,
 }
 
 impl Default for ColumnMap {
@@ -65,6 +68,7 @@ impl Default for ColumnMap {
             source: "source".to_string(),
             lang: "lang".to_string(),
             rating: "rating".to_string(),
+            allow_missing: false,
         }
     }
 }

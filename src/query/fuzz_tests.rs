@@ -59,7 +59,7 @@ proptest! {
         }
         let text = String::from_utf8_lossy(&raw);
         INDEX.with(|(index, fields)| {
-            match parse_text_query(index, fields, text.trim()) {
+            match parse_text_query(index, &text_parser(index, fields), text.trim()) {
                 Ok(_) | Err(Error::Query(_)) => Ok(()),
                 Err(Error::QueryRefused(message)) => {
                     prop_assert!(limits::check_query_text(text.trim()).is_err(), "{}", message);

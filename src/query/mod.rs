@@ -8,18 +8,18 @@
 //! a German word the German way for German comments. Terms are combined with AND unless the query
 //! says otherwise (`battery OR akku`). Filters are added as non-scoring must-clauses, so they never
 //! change the order of the hits. Hits are ordered by score, ties by id ascending. Query length and
-//! nesting are bounded and the number of hits clamped (`limits.rs`).
-//!
-//! Source and metadata filters match values whatever their case: a source filter is resolved
-//! against the index's own source terms, metadata values are indexed lowercased. A scope (the
-//! sources a caller may read) is one more filter. Hits come by relevance or newest first, from an
-//! offset, for paging. [`facets`] counts the matches per source, language, sentiment, topic and
-//! day, and their distinct authors.
+//! nesting are bounded and the number of hits clamped (`limits.rs`). Values of exact fields match
+//! whatever their case (`source:Twitter`, `--source Twitter`), and a field name the index does not
+//! have is read as a metadata field (`team:sales`, `metadata.rs`). A scope (the sources a caller
+//! may read) is one more filter. Hits come by relevance or newest first, from an offset, for
+//! paging. [`facets`] counts the matches per source, language, sentiment, topic and day, and their
+//! distinct authors.
 
 pub mod facets;
 #[cfg(test)]
 mod fuzz_tests;
 mod limits;
+mod metadata;
 
 pub use limits::{MAX_HITS, MAX_QUERY_BYTES, MAX_QUERY_DEPTH};
 
@@ -54,15 +54,14 @@ pub struct SearchQuery {
     pub to: Option<DateTime<Utc>>,
     /// Only comments with this sentiment label.
     pub sentiment: Option<SentimentLabel>,
-    /// Only comments from this source.
+    /// Only comments from this source (any case).
     pub source: Option<String>,
+    /// Only comments whose metadata field (name and value in any case) has this value.
+    pub meta: Vec<(String, String)>,
     /// Only comments assigned to this topic.
     pub topic: Option<TopicId>,
     /// Only comments in this language.
     pub lang: Option<Lang>,
-    /// Only comments whose metadata field (a column of the input beyond the known ones) has this
-    /// value, compared case-insensitively: `(field, value)` pairs, all must hold.
-    pub meta: Vec<(String, String)>,
     /// Only comments from one of these sources (case-insensitive); `None`: every comment. A
     /// caller restricted to some sources passes them here.
     pub scope: Option<Vec<String>>,
@@ -101,9 +100,9 @@ impl Default for SearchQuery {
             to: None,
             sentiment: None,
             source: None,
+            meta: Vec::new(),
             topic: None,
             lang: None,
-            meta: Vec::new(),
             scope: None,
             sort: SortOrder::Relevance,
             offset: 0,
@@ -222,45 +221,19 @@ impl IndexSearcher {
 
     /// The text query combined with the filters of `query`.
     fn build_query(&self, query: &SearchQuery) -> Result<Box<dyn Query>> {
-        build_query(&self.index, &self.searcher, &self.fields, query)
+        build_query(&self.index, &self.fields, query)
     }
-}
-
-/// The source terms of the index equal to `value` ignoring case (the index keeps sources as they
-/// were written; a filter should not depend on `Twitter` or `twitter`).
-fn matching_sources(
-    searcher: &tantivy::Searcher,
-    fields: &Fields,
-    value: &str,
-) -> Result<Vec<String>> {
-    let wanted = value.trim().to_lowercase();
-    let mut found = std::collections::BTreeSet::new();
-    for segment in searcher.segment_readers() {
-        let inverted = segment.inverted_index(fields.source)?;
-        let mut terms = inverted
-            .terms()
-            .stream()
-            .map_err(tantivy::TantivyError::from)?;
-        while terms.advance() {
-            if let Ok(term) = std::str::from_utf8(terms.key()) {
-                if term.to_lowercase() == wanted {
-                    found.insert(term.to_string());
-                }
-            }
-        }
-    }
-    Ok(found.into_iter().collect())
 }
 
 /// The text query combined with the filters of `query`.
 fn build_query(
     index: &tantivy::Index,
-    searcher: &tantivy::Searcher,
     fields: &Fields,
     query: &SearchQuery,
 ) -> Result<Box<dyn Query>> {
     let text = query.query.trim();
-    let text_query = parse_text_query(index, fields, text)?;
+    let parser = text_parser(index, fields);
+    let text_query = parse_text_query(index, &parser, text)?;
     let mut filters: Vec<Box<dyn Query>> = Vec::new();
     if query.from.is_some() || query.to.is_some() {
         let date_term = |time: DateTime<Utc>| {
@@ -283,33 +256,25 @@ fn build_query(
     if let Some(label) = query.sentiment {
         filters.push(exact(fields.sentiment, label.as_str()));
     }
-    let any_source = |values: &[String]| -> Result<Box<dyn Query>> {
-        let mut terms = Vec::new();
-        for value in values {
-            terms.extend(matching_sources(searcher, fields, value)?);
-        }
-        let clauses: Vec<(Occur, Box<dyn Query>)> = terms
-            .iter()
-            .map(|term| (Occur::Should, exact(fields.source, term)))
-            .collect();
-        // No clause matches nothing.
-        Ok(Box::new(BooleanQuery::new(clauses)))
-    };
     if let Some(source) = &query.source {
-        filters.push(any_source(std::slice::from_ref(source))?);
+        filters.push(metadata::value_filter(
+            &parser,
+            field_names::SOURCE,
+            source,
+        )?);
     }
     if let Some(scope) = &query.scope {
-        filters.push(any_source(scope)?);
+        let mut any_source: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for source in scope {
+            let filter = metadata::value_filter(&parser, field_names::SOURCE, source)?;
+            any_source.push((Occur::Should, filter));
+        }
+        // No clause matches nothing.
+        filters.push(Box::new(BooleanQuery::new(any_source)));
     }
-    for (key, value) in &query.meta {
-        let Some(meta_field) = fields.meta else {
-            return Err(crate::error::Error::Invalid(
-                "the index has no metadata field: rebuild it with `xsignal analyze`".to_string(),
-            ));
-        };
-        let mut term = Term::from_field_json_path(meta_field, key, false);
-        term.append_type_and_str(&value.trim().to_lowercase());
-        filters.push(Box::new(TermQuery::new(term, IndexRecordOption::Basic)));
+    for (name, value) in &query.meta {
+        let path = metadata::metadata_path(name);
+        filters.push(metadata::value_filter(&parser, &path, value)?);
     }
     if let Some(lang) = query.lang {
         filters.push(exact(fields.lang, lang.code()));
@@ -329,19 +294,28 @@ fn build_query(
     Ok(Box::new(BooleanQuery::new(clauses)))
 }
 
-/// Parses query text (trimmed) against the language fields: empty or `*` matches everything; text
-/// past the bounds of `limits.rs` is refused before it reaches the parser.
-fn parse_text_query(index: &tantivy::Index, fields: &Fields, text: &str) -> Result<Box<dyn Query>> {
-    if text.is_empty() || text == "*" {
-        return Ok(Box::new(AllQuery));
-    }
-    limits::check_query_text(text)?;
+/// The parser of query text: words search the three language fields, AND by default.
+fn text_parser(index: &tantivy::Index, fields: &Fields) -> QueryParser {
     let mut parser = QueryParser::for_index(
         index,
         vec![fields.text_en, fields.text_de, fields.text_other],
     );
     parser.set_conjunction_by_default();
-    Ok(parser.parse_query(text)?)
+    parser
+}
+
+/// Parses query text (trimmed): empty or `*` matches everything; text past the bounds of
+/// `limits.rs` is refused before it reaches the parser.
+fn parse_text_query(
+    index: &tantivy::Index,
+    parser: &QueryParser,
+    text: &str,
+) -> Result<Box<dyn Query>> {
+    if text.is_empty() || text == "*" {
+        return Ok(Box::new(AllQuery));
+    }
+    limits::check_query_text(text)?;
+    metadata::parse_with_metadata(parser, &index.schema(), text)
 }
 
 fn load_hit(
@@ -431,6 +405,21 @@ mod tests {
     use crate::types::{Comment, EnrichedComment};
 
     fn corpus() -> Vec<(Comment, EnrichedComment)> {
+        let mut corpus = plain_corpus();
+        let meta = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(name, value)| (name.to_string(), serde_json::json!(value)))
+                .collect()
+        };
+        corpus[0].0.source = Some("AppStore".to_string());
+        corpus[0].0.meta = meta(&[("Team", "Sales"), ("plan", "Pro Max")]);
+        corpus[2].0.meta = meta(&[("team", "sales")]);
+        corpus[5].0.meta = meta(&[("team", "Support")]);
+        corpus
+    }
+
+    fn plain_corpus() -> Vec<(Comment, EnrichedComment)> {
         use SentimentLabel::*;
         vec![
             sample(
@@ -508,6 +497,60 @@ mod tests {
         ]
     }
 
+    #[test]
+    fn source_values_and_field_names_match_in_any_case() {
+        let dir = indexed();
+        let mut request = query("*");
+        request.source = Some("AppStore".to_string());
+        assert_eq!(
+            ids(&search(dir.path(), &request).unwrap()),
+            ["d1", "e1", "e3", "o1"]
+        );
+        assert_eq!(
+            ids(&search(dir.path(), &query("Source:SURVEY AND delivery")).unwrap()),
+            ["e4"]
+        );
+        let hit = &search(dir.path(), &query("source:appstore AND battery"))
+            .unwrap()
+            .hits[0];
+        // The stored value keeps its case.
+        assert_eq!(hit.source.as_deref(), Some("AppStore"));
+    }
+
+    #[test]
+    fn any_metadata_field_filters_in_query_text_and_as_a_filter() {
+        let dir = indexed();
+        assert_eq!(
+            ids(&search(dir.path(), &query("team:sales")).unwrap()),
+            ["e1", "e3"]
+        );
+        assert_eq!(
+            ids(&search(dir.path(), &query("TEAM:Sales AND delivery")).unwrap()),
+            ["e3"]
+        );
+        assert_eq!(
+            ids(&search(dir.path(), &query("meta.team:support")).unwrap()),
+            ["d2"]
+        );
+        assert_eq!(
+            ids(&search(dir.path(), &query("plan:\"Pro Max\"")).unwrap()),
+            ["e1"]
+        );
+        assert_eq!(
+            search(dir.path(), &query("nosuchfield:foo")).unwrap().total,
+            0
+        );
+        let mut request = query("*");
+        request.meta = vec![("Team".to_string(), "SALES".to_string())];
+        assert_eq!(ids(&search(dir.path(), &request).unwrap()), ["e1", "e3"]);
+        request
+            .meta
+            .push(("plan".to_string(), "pro max".to_string()));
+        assert_eq!(ids(&search(dir.path(), &request).unwrap()), ["e1"]);
+        // Words of the query text never search metadata values.
+        assert_eq!(search(dir.path(), &query("sales")).unwrap().total, 0);
+    }
+
     fn build_corpus(dir: &Path, corpus: &[(Comment, EnrichedComment)]) {
         let docs: Vec<IndexDoc> = corpus
             .iter()
@@ -546,7 +589,7 @@ mod tests {
         assert_eq!(hit.text, "The batteries drain fast");
         assert_eq!(hit.lang, "en");
         assert_eq!(hit.sentiment, "negative");
-        assert_eq!(hit.source.as_deref(), Some("appstore"));
+        assert_eq!(hit.source.as_deref(), Some("AppStore"));
         assert_eq!(hit.author.as_deref(), Some("author-e1"));
         assert_eq!(hit.timestamp, Some(day(1)));
         assert_eq!(hit.topic, Some(1));
@@ -712,7 +755,9 @@ mod tests {
         let searcher = IndexSearcher::open(dir.path()).unwrap();
         let facets = searcher.facets(&query("*")).unwrap();
         assert_eq!(facets.total, 8);
-        assert_eq!(facets.sources["appstore"], 4);
+        // Facets keep the values as written (e1's source is `AppStore`).
+        assert_eq!(facets.sources["appstore"], 3);
+        assert_eq!(facets.sources["AppStore"], 1);
         assert_eq!(facets.sources["survey"], 3);
         assert_eq!(
             (
@@ -747,8 +792,6 @@ mod tests {
     #[test]
     fn bad_query_is_a_query_error() {
         let dir = indexed();
-        let error = search(dir.path(), &query("nosuchfield:foo")).unwrap_err();
-        assert!(matches!(error, Error::Query(_)), "{error}");
         let error = search(dir.path(), &query("battery AND (drain")).unwrap_err();
         assert!(matches!(error, Error::Query(_)), "{error}");
     }

@@ -17,7 +17,9 @@ use serde::{Deserialize, Serialize};
 
 use super::calibrate::{Calibration, LanguageCalibration};
 use super::{sentiment_from_probabilities, SentimentConfig, SentimentHead};
-use crate::embed::{embed_cached, EmbeddingCache, Encoder};
+use std::path::Path;
+
+use crate::embed::{embed_cached, EmbedConfig, EmbeddingCache, Encoder};
 use crate::error::Result;
 use crate::text::split_sentences_at_most;
 use crate::types::{Lang, SentenceSentiment, Sentiment};
@@ -35,8 +37,6 @@ pub struct Scored {
     pub sentiment: Sentiment,
     /// The sentences, when there is more than one.
     pub sentences: Vec<SentenceSentiment>,
-    /// The embedding-cache slots of the sentences (parallel to `sentences`).
-    pub sentence_slots: Vec<usize>,
 }
 
 /// How the sentences of a comment are weighted against each other.
@@ -81,6 +81,44 @@ pub fn aggregate(
     mixed.map(|m| m / sum.max(f32::MIN_POSITIVE))
 }
 
+/// The sentiment model as a run uses it: the encoder, the head trained on it and the calibration
+/// fitted for it (`None` when `sentiment.calibration` is empty), loaded together.
+pub struct SentimentModel {
+    /// The sentiment encoder.
+    pub encoder: Encoder,
+    /// The head trained on `encoder`.
+    pub head: SentimentHead,
+    /// The per-language calibration fitted for `head`.
+    pub calibration: Option<Calibration>,
+}
+
+impl SentimentModel {
+    /// Loads the configured model, checking that head and calibration belong to its encoder.
+    pub fn load(
+        config: &SentimentConfig,
+        models_dir: &Path,
+        embed: &EmbedConfig,
+    ) -> Result<SentimentModel> {
+        let (encoder, head) = config.load(models_dir, embed)?;
+        let calibration = config.load_calibration(models_dir, encoder.fingerprint())?;
+        Ok(SentimentModel {
+            encoder,
+            head,
+            calibration,
+        })
+    }
+
+    /// A scorer with this model and `config`'s sentence settings.
+    pub fn scorer<'a>(&'a self, config: &'a SentimentConfig) -> Scorer<'a> {
+        Scorer {
+            head: &self.head,
+            encoder: &self.encoder,
+            config,
+            calibration: self.calibration.as_ref(),
+        }
+    }
+}
+
 /// What scores comments: the head, the encoder it was trained on, and the settings.
 pub struct Scorer<'a> {
     /// The trained head.
@@ -122,6 +160,21 @@ pub fn sentence_texts<'t>(
         .filter(|(_, ranges)| ranges.len() > 1)
         .flat_map(|(text, ranges)| ranges.iter().map(move |range| &text[range.clone()]))
         .collect()
+}
+
+/// [`sentence_texts`] with each sentence's language (its comment's).
+pub fn sentence_texts_and_langs<'t>(
+    texts: &[&'t str],
+    langs: &[Lang],
+    spans: &[Vec<std::ops::Range<usize>>],
+) -> (Vec<&'t str>, Vec<Lang>) {
+    let sentence_langs = langs
+        .iter()
+        .zip(spans)
+        .filter(|(_, ranges)| ranges.len() > 1)
+        .flat_map(|(&lang, ranges)| std::iter::repeat_n(lang, ranges.len()))
+        .collect();
+    (sentence_texts(texts, spans), sentence_langs)
 }
 
 impl Scorer<'_> {
@@ -202,7 +255,6 @@ fn score_comments(
             sentence_probabilities: parts.iter().map(|(p, _)| *p).collect(),
             sentiment: sentiment_from_probabilities(probabilities),
             sentences,
-            sentence_slots: slots.to_vec(),
         });
     }
     Ok(scored)

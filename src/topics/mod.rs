@@ -36,11 +36,11 @@ mod kmeans;
 mod labels;
 pub mod lineage;
 mod reduce;
+mod sentiment;
 mod stored;
 pub mod themes;
 
 use chrono::{DateTime, Utc};
-use rayon::prelude::*;
 use std::cmp::Reverse;
 use std::collections::BTreeMap;
 
@@ -51,6 +51,7 @@ use crate::validation::Checks;
 pub use epochs::{cluster_epochs, plan_epochs, EpochPlan};
 use kmeans::{dot, member_sums, nearest, normalize_into, Matrix};
 pub use lineage::{TopicEvent, TopicEventKind};
+pub use sentiment::{inputs, sentence_sentiment, sentiment_units, SentimentUnit};
 pub use themes::Theme;
 
 /// Settings of this stage.
@@ -260,6 +261,13 @@ pub struct TopicsResult {
     pub merges: Vec<(TopicId, TopicId)>,
     /// The topics with members grouped into themes.
     pub themes: Vec<Theme>,
+}
+
+impl TopicsResult {
+    /// The topics `topics.jsonl` lists: those with members.
+    pub fn listed(&self) -> Vec<&Topic> {
+        self.topics.iter().filter(|topic| topic.size > 0).collect()
+    }
 }
 
 /// Clusters `inputs` into topics; `previous` is the state of the last run, whose topics keep their
@@ -749,66 +757,6 @@ fn merge_converged(
         }
         merges.push((topics[from].id, topics[into].id));
         recompute_centroids(matrix, inputs, slot_of, topics);
-    }
-}
-
-/// One sentiment-bearing unit for [`sentence_sentiment`]: a sentence of a multi-sentence comment
-/// (placed by its own embedding) or a whole single-sentence comment (placed by its assignment).
-pub enum SentimentUnit<'a> {
-    /// A sentence: its embedding, its comment's topic (if any) and its label.
-    Sentence(&'a [f32], Option<TopicId>, SentimentLabel),
-    /// A comment of one sentence: its topic (if any) and label.
-    Comment(Option<TopicId>, SentimentLabel),
-}
-
-/// Topic sentiment from sentences: a sentence counts for the live topic whose centroid is nearest to
-/// it when that cosine reaches `min_similarity` (short sentences are generic, so this bar is higher
-/// than the one for whole comments), else for its comment's topic. "Fast delivery, but the battery
-/// died" adds a positive to the delivery topic and a negative to the battery topic. Single-sentence
-/// comments count for their own topic. Replaces the `sentiment` counts of `topics` (which then
-/// count sentences).
-pub fn sentence_sentiment(
-    topics: &mut [Topic],
-    state: &TopicState,
-    units: &[SentimentUnit],
-    min_similarity: f64,
-) {
-    let live: Vec<&TopicCentroid> = state
-        .topics
-        .iter()
-        .filter(|topic| topics.binary_search_by_key(&topic.id, |t| t.id).is_ok())
-        .collect();
-    let placed: Vec<Option<(TopicId, SentimentLabel)>> = units
-        .par_iter()
-        .map(|unit| match *unit {
-            SentimentUnit::Comment(topic, label) => topic.map(|topic| (topic, label)),
-            SentimentUnit::Sentence(embedding, own, label) => {
-                let mut best: Option<(f32, TopicId)> = None;
-                for topic in &live {
-                    let similarity: f32 = topic
-                        .centroid
-                        .iter()
-                        .zip(embedding)
-                        .map(|(a, b)| a * b)
-                        .sum();
-                    if best.is_none_or(|(top, _)| similarity > top) {
-                        best = Some((similarity, topic.id));
-                    }
-                }
-                best.filter(|&(similarity, _)| similarity >= min_similarity as f32)
-                    .map(|(_, topic)| topic)
-                    .or(own)
-                    .map(|topic| (topic, label))
-            }
-        })
-        .collect();
-    for topic in topics.iter_mut() {
-        topic.sentiment = SentimentCounts::default();
-    }
-    for (topic, label) in placed.into_iter().flatten() {
-        if let Ok(index) = topics.binary_search_by_key(&topic, |t| t.id) {
-            topics[index].sentiment.add(label);
-        }
     }
 }
 

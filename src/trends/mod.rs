@@ -30,7 +30,9 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::text::{content_terms, strip_links, LangStemmer};
-use crate::types::{Lang, SentimentCounts, SentimentLabel, Signal, Topic, TopicId};
+use crate::types::{
+    Comment, EnrichedComment, Lang, SentimentCounts, SentimentLabel, Signal, Topic, TopicId,
+};
 use crate::validation::Checks;
 
 use series::{Episode, Scale, ScanSettings, Unit};
@@ -202,6 +204,34 @@ pub fn duplicates_among_kept(duplicate_of: &[Option<usize>], kept: &[bool]) -> V
         links.push((first != doc).then_some(first));
     }
     links
+}
+
+/// One [`TrendDoc`] per stored comment with a timestamp (the others are not trended), with its
+/// topic and sentiment from `enriched` (parallel to `comments`) and its exact-duplicate link
+/// (`duplicate_of`, indices into `comments`) re-keyed to doc indices.
+pub fn docs<'a>(
+    comments: &'a [Comment],
+    enriched: &[EnrichedComment],
+    duplicate_of: &[Option<usize>],
+) -> Vec<TrendDoc<'a>> {
+    let kept: Vec<bool> = comments.iter().map(|c| c.timestamp.is_some()).collect();
+    let mut doc_duplicates = duplicates_among_kept(duplicate_of, &kept).into_iter();
+    comments
+        .iter()
+        .zip(enriched)
+        .filter_map(|(comment, enriched)| {
+            Some(TrendDoc {
+                id: &comment.id,
+                timestamp: comment.timestamp?,
+                author: comment.author.as_deref(),
+                text: &comment.text,
+                lang: comment.lang,
+                duplicate_of: doc_duplicates.next().flatten(),
+                topic: enriched.topic,
+                sentiment: enriched.sentiment.label,
+            })
+        })
+        .collect()
 }
 
 /// What [`detect`] returns.

@@ -28,6 +28,7 @@
 pub mod files;
 pub mod generation;
 pub mod lock;
+pub mod run;
 
 use std::io::{BufRead, Read, Write};
 use std::path::{Path, PathBuf};
@@ -39,6 +40,7 @@ use crate::failpoint;
 use crate::types::Comment;
 use generation::{Manifest, STORE};
 pub use lock::Wait;
+pub use run::{History, KeptOutputs, RunOutputs};
 
 /// A read-only view of a workspace: the committed generation.
 #[derive(Clone, Debug)]
