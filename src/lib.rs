@@ -26,6 +26,7 @@ pub mod privacy;
 pub mod query;
 pub mod rng;
 pub mod sentiment;
+pub mod serve;
 pub mod summary;
 pub mod text;
 pub mod topics;

@@ -8,3 +8,4 @@ mod nasty;
 mod pipeline;
 mod privacy;
 mod requests;
+mod serve;

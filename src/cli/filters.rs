@@ -1,6 +1,6 @@
 //! The comment filters that `search` and `export` share, and how they become a [`SearchQuery`].
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use xsignal::query::SearchQuery;
 use xsignal::types::{Lang, SentimentLabel};
 
@@ -54,6 +54,7 @@ impl Filters {
             topic: self.topic,
             lang: self.lang.as_deref().map(Lang::from_code),
             limit,
+            ..SearchQuery::default()
         })
     }
 
@@ -81,16 +82,9 @@ pub fn parse_meta_filter(text: &str) -> Result<(String, String), String> {
 
 /// Parses RFC 3339 or a plain date (midnight UTC).
 pub fn parse_time(text: &str) -> Result<DateTime<Utc>, CliError> {
-    if let Ok(time) = DateTime::parse_from_rfc3339(text) {
-        return Ok(time.with_timezone(&Utc));
-    }
-    if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        return Ok(date
-            .and_hms_opt(0, 0, 0)
-            .expect("midnight exists")
-            .and_utc());
-    }
-    Err(CliError::usage(anyhow::anyhow!(
-        "cannot parse {text:?} as a time (expected RFC 3339 or YYYY-MM-DD)"
-    )))
+    xsignal::query::parse_time(text).ok_or_else(|| {
+        CliError::usage(anyhow::anyhow!(
+            "cannot parse {text:?} as a time (expected RFC 3339 or YYYY-MM-DD)"
+        ))
+    })
 }

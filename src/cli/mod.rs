@@ -18,6 +18,7 @@ mod forget;
 mod models;
 mod output;
 mod search;
+mod serve;
 mod signal_id;
 mod topics;
 mod train;
@@ -99,6 +100,8 @@ enum Command {
     Backtest(backtest::Args),
     /// POST the signal feed's events to the configured webhooks (signed, in order, retried).
     Deliver(deliver::Args),
+    /// Serve the workspace's latest run over HTTP (JSON API, OpenAPI at /openapi.json).
+    Serve(serve::Args),
     /// Print the default pipeline config (TOML), a starting point for `--config`.
     Config,
 }
@@ -176,6 +179,7 @@ pub fn main() -> ExitCode {
         Command::Models(args) => models::run(args, &cli.global),
         Command::Train(args) => train::run(args, &cli.global),
         Command::Eval(args) => eval::run(args, &cli.global),
+        Command::Serve(args) => serve::run(args),
         Command::Config => print(&xsignal::Config::default().to_toml())
             .map(|()| EXIT_OK)
             .map_err(CliError::from),

@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use xsignal::query;
+use xsignal::query::facets::Facets;
+use xsignal::query::IndexSearcher;
 use xsignal::workspace::Workspace;
 
 use super::filters::Filters;
@@ -25,7 +26,11 @@ pub struct Args {
     /// Most hits to show (at most the number of comments, and at most 100000).
     #[arg(long, default_value_t = 20)]
     limit: usize,
-    /// JSON output (one object: total and hits).
+    /// Also count the matches per source, language, sentiment, topic and day, and their distinct
+    /// authors.
+    #[arg(long)]
+    facets: bool,
+    /// JSON output (one object: total and hits, and facets with --facets).
     #[arg(long)]
     json: bool,
 }
@@ -34,12 +39,29 @@ pub struct Args {
 pub fn run(args: &Args) -> CliResult {
     let workspace = Workspace::open_existing(&args.workspace)?;
     let query = args.filters.query(&args.query, args.limit)?;
-    let results = query::search(&workspace.path("index"), &query)?;
+    let searcher = IndexSearcher::open(&workspace.path("index"))?;
+    let results = searcher.search(&query)?;
+    let facets = if args.facets {
+        Some(searcher.facets(&query)?)
+    } else {
+        None
+    };
     if args.json {
-        print(&(serde_json::to_string(&results)? + "\n"))?;
+        let json = match &facets {
+            Some(facets) => serde_json::json!({
+                "total": results.total,
+                "hits": results.hits,
+                "facets": facets,
+            }),
+            None => serde_json::to_value(&results)?,
+        };
+        print(&(serde_json::to_string(&json)? + "\n"))?;
         return Ok(EXIT_OK);
     }
     let mut out = format!("{} matching comments\n", results.total);
+    if let Some(facets) = &facets {
+        out.push_str(&facets_text(facets));
+    }
     for hit in &results.hits {
         let when = hit
             .timestamp
@@ -62,4 +84,56 @@ pub fn run(args: &Args) -> CliResult {
     }
     print(&out)?;
     Ok(EXIT_OK)
+}
+
+/// The facets as text: one line per facet, values by count (largest first, ties by value).
+fn facets_text(facets: &Facets) -> String {
+    fn line<K: ToString>(name: &str, counts: impl Iterator<Item = (K, u64)>) -> String {
+        let mut pairs: Vec<(String, u64)> = counts
+            .map(|(key, count)| (key.to_string(), count))
+            .collect();
+        pairs.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let listed: Vec<String> = pairs
+            .iter()
+            .map(|(key, count)| format!("{} {count}", printable(key)))
+            .collect();
+        format!(
+            "{name:<11} {}\n",
+            if listed.is_empty() {
+                "-".to_string()
+            } else {
+                listed.join(", ")
+            }
+        )
+    }
+    let mut out = String::new();
+    out.push_str(&format!("{:<11} {}\n", "authors", facets.distinct_authors));
+    out.push_str(&line(
+        "sources",
+        facets.sources.iter().map(|(k, v)| (k, *v)),
+    ));
+    out.push_str(&line(
+        "languages",
+        facets.languages.iter().map(|(k, v)| (k, *v)),
+    ));
+    out.push_str(&line(
+        "sentiments",
+        facets.sentiments.iter().map(|(k, v)| (k, *v)),
+    ));
+    out.push_str(&line("topics", facets.topics.iter().map(|(k, v)| (k, *v))));
+    let days: Vec<String> = facets
+        .days
+        .iter()
+        .map(|(day, count)| format!("{day} {count}"))
+        .collect();
+    out.push_str(&format!(
+        "{:<11} {}\n",
+        "days",
+        if days.is_empty() {
+            "-".to_string()
+        } else {
+            days.join(", ")
+        }
+    ));
+    out
 }

@@ -7,7 +7,8 @@
 //! rules: English text in `text_en` (tokenizer [`TOKENIZER_EN`]), German text in `text_de`
 //! ([`TOKENIZER_DE`]), anything else in `text_other` (tantivy's `default` tokenizer). The original
 //! text is stored, not indexed, in `text`. Metadata (time, author, source, language, sentiment, topic,
-//! duplicate flag) are indexed as exact terms and fast fields, so they can filter a search. The text
+//! duplicate flag) are indexed as exact terms and fast fields, so they can filter a search and be
+//! counted ([`crate::query::facets`]). The text
 //! values among them (author, source, language, sentiment) are indexed lowercased
 //! ([`TOKENIZER_KEYWORD`]), so `source:Twitter` finds `twitter`; the stored value and the fast
 //! field keep the original. Every other field of the input row (the comment's `meta`) is indexed in
@@ -200,7 +201,8 @@ pub fn schema() -> Schema {
         .set_stored();
     // The fast field keeps the value as it came (no normaliser).
     let keyword_fast = keyword.clone().set_fast(None);
-    builder.add_text_field(field_names::AUTHOR, keyword);
+    // Authors are a fast field too, for the distinct-author count of facets.
+    builder.add_text_field(field_names::AUTHOR, keyword.set_fast(None));
     builder.add_text_field(field_names::SOURCE, keyword_fast.clone());
     builder.add_text_field(field_names::LANG, keyword_fast.clone());
     builder.add_text_field(field_names::SENTIMENT, keyword_fast);

@@ -10,8 +10,12 @@
 //! change the order of the hits. Hits are ordered by score, ties by id ascending. Query length and
 //! nesting are bounded and the number of hits clamped (`limits.rs`). Values of exact fields match
 //! whatever their case (`source:Twitter`, `--source Twitter`), and a field name the index does not
-//! have is read as a metadata field (`team:sales`, `metadata.rs`).
+//! have is read as a metadata field (`team:sales`, `metadata.rs`). A scope (the sources a caller
+//! may read) is one more filter. Hits come by relevance or newest first, from an offset, for
+//! paging. [`facets`] counts the matches per source, language, sentiment, topic and day, and their
+//! distinct authors.
 
+pub mod facets;
 #[cfg(test)]
 mod fuzz_tests;
 mod limits;
@@ -58,8 +62,34 @@ pub struct SearchQuery {
     pub topic: Option<TopicId>,
     /// Only comments in this language.
     pub lang: Option<Lang>,
+    /// Only comments from one of these sources (case-insensitive); `None`: every comment. A
+    /// caller restricted to some sources passes them here.
+    pub scope: Option<Vec<String>>,
+    /// Order of the hits.
+    pub sort: SortOrder,
+    /// Hits to skip before the first returned (paging).
+    pub offset: usize,
     /// Most hits to return (clamped to the number of comments and to [`MAX_HITS`]).
     pub limit: usize,
+}
+
+/// Parses a time of a filter: RFC 3339, or a plain date `YYYY-MM-DD` (midnight UTC).
+pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    if let Ok(time) = DateTime::parse_from_rfc3339(text) {
+        return Some(time.with_timezone(&Utc));
+    }
+    let date = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
+    Some(date.and_hms_opt(0, 0, 0)?.and_utc())
+}
+
+/// How hits are ordered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SortOrder {
+    /// Best score first, ties by id ascending.
+    #[default]
+    Relevance,
+    /// Newest first (comments without a time last), ties by id ascending.
+    Time,
 }
 
 impl Default for SearchQuery {
@@ -73,6 +103,9 @@ impl Default for SearchQuery {
             meta: Vec::new(),
             topic: None,
             lang: None,
+            scope: None,
+            sort: SortOrder::Relevance,
+            offset: 0,
             limit: 10,
         }
     }
@@ -114,30 +147,82 @@ pub struct SearchResults {
 
 /// Searches the index in `dir`.
 pub fn search(dir: &Path, query: &SearchQuery) -> Result<SearchResults> {
-    let index = crate::index::open(dir)?;
-    let fields = Fields::resolve(&index.schema())?;
-    let parsed = build_query(&index, &fields, query)?;
-    // A committed index never changes: no reload, no watcher.
-    let reader = index
-        .reader_builder()
-        .reload_policy(tantivy::ReloadPolicy::Manual)
-        .try_into()?;
-    let searcher = reader.searcher();
-    let limit = limits::hits_to_collect(query.limit, searcher.num_docs());
-    if limit == 0 {
-        let total = searcher.search(&parsed, &Count)?;
-        return Ok(SearchResults {
-            total,
-            hits: Vec::new(),
-        });
+    IndexSearcher::open(dir)?.search(query)
+}
+
+/// An opened index, for many searches (a committed index never changes: no reload, no watcher).
+#[derive(Clone)]
+pub struct IndexSearcher {
+    index: tantivy::Index,
+    fields: Fields,
+    searcher: tantivy::Searcher,
+}
+
+impl IndexSearcher {
+    /// Opens the index in `dir` read-only.
+    pub fn open(dir: &Path) -> Result<IndexSearcher> {
+        let index = crate::index::open(dir)?;
+        let fields = Fields::resolve(&index.schema())?;
+        let reader: tantivy::IndexReader = index
+            .reader_builder()
+            .reload_policy(tantivy::ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(IndexSearcher {
+            searcher: reader.searcher(),
+            index,
+            fields,
+        })
     }
-    let top_docs = TopDocs::with_limit(limit).tweak_score(IdTieBreak);
-    let (total, top) = searcher.search(&parsed, &(Count, top_docs))?;
-    let mut hits = Vec::with_capacity(top.len());
-    for ((score, _), address) in top {
-        hits.push(load_hit(&searcher, &fields, address, score)?);
+
+    /// Number of comments in the index.
+    pub fn num_docs(&self) -> u64 {
+        self.searcher.num_docs()
     }
-    Ok(SearchResults { total, hits })
+
+    /// The matches of `query`: their number and the hits from `query.offset`, at most
+    /// `query.limit`.
+    pub fn search(&self, query: &SearchQuery) -> Result<SearchResults> {
+        let parsed = self.build_query(query)?;
+        let searcher = &self.searcher;
+        let limit = limits::hits_to_collect(query.limit, searcher.num_docs());
+        let offset = query.offset.min(MAX_HITS);
+        if limit == 0 {
+            let total = searcher.search(&parsed, &Count)?;
+            return Ok(SearchResults {
+                total,
+                hits: Vec::new(),
+            });
+        }
+        let top_docs = TopDocs::with_limit(limit)
+            .and_offset(offset)
+            .tweak_score(Ranking(query.sort));
+        let (total, top) = searcher.search(&parsed, &(Count, top_docs))?;
+        let addresses: Vec<(Score, DocAddress)> = top
+            .into_iter()
+            .map(|((primary, _), address)| match query.sort {
+                SortOrder::Relevance => (primary as Score, address),
+                SortOrder::Time => (1.0, address),
+            })
+            .collect();
+        let mut hits = Vec::with_capacity(addresses.len());
+        for (score, address) in addresses {
+            hits.push(load_hit(searcher, &self.fields, address, score)?);
+        }
+        Ok(SearchResults { total, hits })
+    }
+
+    /// Counts the matches of `query` per source, language, sentiment, topic and day, and their
+    /// distinct authors (the offset and limit do not apply).
+    pub fn facets(&self, query: &SearchQuery) -> Result<facets::Facets> {
+        let parsed = self.build_query(query)?;
+        let counts = self.searcher.search(&parsed, &facets::FacetCollector)?;
+        Ok(counts.finish())
+    }
+
+    /// The text query combined with the filters of `query`.
+    fn build_query(&self, query: &SearchQuery) -> Result<Box<dyn Query>> {
+        build_query(&self.index, &self.fields, query)
+    }
 }
 
 /// The text query combined with the filters of `query`.
@@ -177,6 +262,15 @@ fn build_query(
             field_names::SOURCE,
             source,
         )?);
+    }
+    if let Some(scope) = &query.scope {
+        let mut any_source: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for source in scope {
+            let filter = metadata::value_filter(&parser, field_names::SOURCE, source)?;
+            any_source.push((Occur::Should, filter));
+        }
+        // No clause matches nothing.
+        filters.push(Box::new(BooleanQuery::new(any_source)));
     }
     for (name, value) in &query.meta {
         let path = metadata::metadata_path(name);
@@ -260,34 +354,45 @@ fn load_hit(
     })
 }
 
-/// Ranks by score, then by id ascending (through the `id_order` fast field, the id's rank among all
-/// ids), so results do not depend on how documents fall into segments.
-struct IdTieBreak;
+/// Ranks by score (or, sorting by time, newest first; no time ranks last), then by id ascending
+/// (through the `id_order` fast field, the id's rank among all ids), so results do not depend on
+/// how documents fall into segments.
+struct Ranking(SortOrder);
 
-/// The ranking key: higher is better.
-type RankKey = (Score, Reverse<u64>);
+/// The ranking key: higher is better. Scores are f32 and times in microseconds stay below 2^53,
+/// so both are exact as f64.
+type RankKey = (f64, Reverse<u64>);
 
-struct IdTieBreakSegment {
+struct RankingSegment {
+    sort: SortOrder,
+    timestamp: tantivy::columnar::Column<tantivy::DateTime>,
     id_order: Arc<dyn ColumnValues<u64>>,
 }
 
-impl ScoreTweaker<RankKey> for IdTieBreak {
-    type Child = IdTieBreakSegment;
+impl ScoreTweaker<RankKey> for Ranking {
+    type Child = RankingSegment;
 
-    fn segment_tweaker(
-        &self,
-        segment_reader: &SegmentReader,
-    ) -> tantivy::Result<IdTieBreakSegment> {
-        let column = segment_reader.fast_fields().u64(field_names::ID_ORDER)?;
-        Ok(IdTieBreakSegment {
-            id_order: column.first_or_default_col(u64::MAX),
+    fn segment_tweaker(&self, segment_reader: &SegmentReader) -> tantivy::Result<RankingSegment> {
+        let fast = segment_reader.fast_fields();
+        Ok(RankingSegment {
+            sort: self.0,
+            timestamp: fast.date(field_names::TIMESTAMP)?,
+            id_order: fast
+                .u64(field_names::ID_ORDER)?
+                .first_or_default_col(u64::MAX),
         })
     }
 }
 
-impl ScoreSegmentTweaker<RankKey> for IdTieBreakSegment {
+impl ScoreSegmentTweaker<RankKey> for RankingSegment {
     fn score(&mut self, doc: DocId, score: Score) -> RankKey {
-        (score, Reverse(self.id_order.get_val(doc)))
+        let primary = match self.sort {
+            SortOrder::Relevance => f64::from(score),
+            SortOrder::Time => self.timestamp.first(doc).map_or(f64::NEG_INFINITY, |time| {
+                time.into_timestamp_micros() as f64
+            }),
+        };
+        (primary, Reverse(self.id_order.get_val(doc)))
     }
 }
 
@@ -601,6 +706,75 @@ mod tests {
         request.limit = 0;
         let results = search(dir.path(), &request).unwrap();
         assert_eq!((results.total, results.hits.len()), (8, 0));
+    }
+
+    #[test]
+    fn time_order_is_newest_first_and_pages_by_offset() {
+        let dir = indexed();
+        let mut request = query("*");
+        request.sort = SortOrder::Time;
+        let in_order = |request: &SearchQuery| -> Vec<String> {
+            search(dir.path(), request)
+                .unwrap()
+                .hits
+                .into_iter()
+                .map(|hit| hit.id)
+                .collect()
+        };
+        assert_eq!(
+            in_order(&request),
+            ["o1", "d2", "d1", "e4", "e3", "e2", "e1", "d3"]
+        );
+        request.offset = 6;
+        request.limit = 5;
+        assert_eq!(in_order(&request), ["e1", "d3"]);
+    }
+
+    #[test]
+    fn source_filters_and_scopes_ignore_case() {
+        let dir = indexed();
+        let mut request = query("*");
+        request.source = Some("APPSTORE".to_string());
+        assert_eq!(
+            ids(&search(dir.path(), &request).unwrap()),
+            ["d1", "e1", "e3", "o1"]
+        );
+        request.source = None;
+        request.scope = Some(vec!["Survey".to_string()]);
+        assert_eq!(
+            ids(&search(dir.path(), &request).unwrap()),
+            ["d2", "e2", "e4"]
+        );
+        request.scope = Some(vec!["nowhere".to_string()]);
+        assert_eq!(search(dir.path(), &request).unwrap().total, 0);
+    }
+
+    #[test]
+    fn facets_count_every_match() {
+        let dir = indexed();
+        let searcher = IndexSearcher::open(dir.path()).unwrap();
+        let facets = searcher.facets(&query("*")).unwrap();
+        assert_eq!(facets.total, 8);
+        // Facets keep the values as written (e1's source is `AppStore`).
+        assert_eq!(facets.sources["appstore"], 3);
+        assert_eq!(facets.sources["AppStore"], 1);
+        assert_eq!(facets.sources["survey"], 3);
+        assert_eq!(
+            (
+                facets.languages["en"],
+                facets.languages["de"],
+                facets.languages["other"]
+            ),
+            (4, 3, 1)
+        );
+        assert_eq!(facets.topics.get(&1), Some(&3));
+        assert_eq!(facets.topics.get(&2), Some(&2));
+        assert_eq!(facets.days.values().sum::<u64>(), 7);
+        assert_eq!(facets.distinct_authors, 8);
+        let battery = searcher.facets(&query("battery")).unwrap();
+        assert_eq!(battery.total, 2);
+        assert_eq!(battery.sentiments["negative"], 1);
+        assert_eq!(battery.sentiments["positive"], 1);
     }
 
     #[test]

@@ -76,7 +76,7 @@ pub fn folder_name(number: u64) -> String {
     format!("gen-{number:06}")
 }
 
-fn parse_folder_name(name: &str) -> Option<u64> {
+pub(crate) fn parse_folder_name(name: &str) -> Option<u64> {
     let digits = name.strip_prefix("gen-")?;
     (digits.len() >= 6 && digits.bytes().all(|byte| byte.is_ascii_digit()))
         .then(|| digits.parse().ok())

@@ -84,6 +84,18 @@ impl Workspace {
         &self.root
     }
 
+    /// The committed generation's number; `None` for a workspace of the flat layout.
+    pub fn generation(&self) -> Option<u64> {
+        self.manifest.as_ref().map(|manifest| manifest.generation)
+    }
+
+    /// The generation `current` names now (one `readlink`, no manifest read): a reader that holds
+    /// generation `n` compares this with `Some(n)` to learn that a newer run was committed.
+    pub fn committed_generation(root: &Path) -> Option<u64> {
+        let target = std::fs::read_link(root.join(generation::CURRENT)).ok()?;
+        generation::parse_folder_name(target.to_str()?)
+    }
+
     /// A file or folder of the committed generation.
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.join(name)
