@@ -544,3 +544,71 @@ fn a_new_run_is_served_without_restart() {
     assert_eq!(polled["last_seq"], 3);
     assert_eq!(polled["events"][0]["signal_id"], "topic:1");
 }
+
+/// Reads one HTTP request from `listener` (waiting up to 30 s), answers 200, and returns its head
+/// and body.
+fn receive_one(listener: &std::net::TcpListener) -> (String, String) {
+    use std::io::{Read, Write};
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    listener.set_nonblocking(true).unwrap();
+    let mut stream = loop {
+        match listener.accept() {
+            Ok((stream, _)) => break stream,
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
+                assert!(std::time::Instant::now() < deadline, "no delivery arrived");
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(error) => panic!("accept: {error}"),
+        }
+    };
+    stream.set_nonblocking(false).unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        if line == "\r\n" || line.is_empty() {
+            break;
+        }
+        head.push_str(&line);
+    }
+    let length: usize = head
+        .lines()
+        .find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse().unwrap())
+        })
+        .expect("a content length");
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).unwrap();
+    stream
+        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+        .unwrap();
+    (head, String::from_utf8(body).unwrap())
+}
+
+#[test]
+fn serve_delivers_the_feed_to_the_webhooks_of_the_workspace_config() {
+    let (_temp, root) = workspace();
+    let receiver = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let config = format!(
+        "version = {}\n[[deliver.webhook]]\nurl = \"http://{}/hook\"\nsecret = \"test-secret\"\n",
+        xsignal::config::CONFIG_VERSION,
+        receiver.local_addr().unwrap()
+    );
+    let writer = WorkspaceWriter::open(&root, Wait::Yes).unwrap();
+    writer.write_text("config.toml", &config).unwrap();
+    writer.commit().unwrap();
+
+    let server = serve(&root, None);
+    let (head, body) = receive_one(&receiver);
+    let head = head.to_ascii_lowercase();
+    assert!(head.starts_with("post /hook"), "{head}");
+    assert!(head.contains("x-xsignal-signature: sha256="), "{head}");
+    let event: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(event["seq"], 1);
+    assert_eq!(event["signal_id"], "topic:0");
+    // The API is served meanwhile.
+    assert_eq!(ok(&server, "/health")["status"], "ok");
+}

@@ -22,6 +22,10 @@ pub struct Args {
     /// token may also come from XSIGNAL_TOKEN.
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Do not deliver the feed to the webhooks of the workspace config (by default `serve` does,
+    /// as `xsignal deliver` would, unless another process already delivers it).
+    #[arg(long)]
+    no_deliver: bool,
 }
 
 /// Runs `serve` until interrupted.
@@ -31,6 +35,7 @@ pub fn run(args: &Args) -> CliResult {
         workspace: args.workspace.clone(),
         bind: args.bind,
         settings,
+        deliver: !args.no_deliver,
     })?;
     Ok(EXIT_OK)
 }

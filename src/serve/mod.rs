@@ -63,6 +63,9 @@ pub struct ServeOptions {
     pub bind: SocketAddr,
     /// Tokens and CORS.
     pub settings: ServeSettings,
+    /// Deliver the feed to the webhooks of the workspace config while serving (as `xsignal
+    /// deliver` does; one deliverer per workspace).
+    pub deliver: bool,
 }
 
 /// Shared by every handler.
@@ -221,7 +224,12 @@ pub fn run(options: &ServeOptions) -> Result<()> {
         .enable_all()
         .build()
         .map_err(|source| Error::io(&options.workspace, source))?;
-    runtime.block_on(async {
+    let delivery = if options.deliver {
+        start_delivery(&options.workspace)?
+    } else {
+        None
+    };
+    let served = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(options.bind)
             .await
             .map_err(|error| {
@@ -241,7 +249,34 @@ pub fn run(options: &ServeOptions) -> Result<()> {
             .with_graceful_shutdown(shutdown())
             .await
             .map_err(|error| Error::Invalid(format!("server stopped: {error}")))
-    })
+    });
+    if let Some((stop, deliverer)) = delivery {
+        stop.stop();
+        let _ = deliverer.join();
+    }
+    served
+}
+
+/// Starts delivering the feed to the webhooks of the workspace config on a thread of its own,
+/// when any are configured; `None` otherwise. A deliverer that stops (another process delivers
+/// this workspace, or a webhook's config is unusable) is logged and does not stop the server.
+fn start_delivery(
+    workspace: &std::path::Path,
+) -> Result<Option<(crate::deliver::Stop, std::thread::JoinHandle<()>)>> {
+    let committed = crate::workspace::Workspace::open_existing(workspace)?;
+    let config = crate::config::Config::of_workspace(&committed)?.deliver;
+    if config.webhook.is_empty() {
+        return Ok(None);
+    }
+    let stop = crate::deliver::Stop::new();
+    let (root, signal) = (workspace.to_path_buf(), stop.clone());
+    let deliverer = std::thread::spawn(move || {
+        if let Err(error) = crate::deliver::run(&root, &config, &signal) {
+            tracing::warn!(%error, "webhook delivery stopped; the API is still served");
+        }
+    });
+    tracing::info!("delivering the feed to the configured webhooks");
+    Ok(Some((stop, deliverer)))
 }
 
 async fn shutdown() {
