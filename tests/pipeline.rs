@@ -377,7 +377,17 @@ fn demo_corpus_flags_the_planted_issue_and_no_noise() {
             .args(["trends", "--explain", id, "--workspace"])
             .arg(&one));
         assert!(output.status.success());
-        assert!(String::from_utf8_lossy(&output.stdout).contains("evidence"));
+        let text = String::from_utf8_lossy(&output.stdout);
+        for expected in ["first flagged", "observed", "baseline", "its comments"] {
+            assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+        }
+        let output = run(xsignal()
+            .args(["trends", "--explain", id, "--json", "--workspace"])
+            .arg(&one));
+        assert!(output.status.success());
+        let explained: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(explained["id"], first["id"]);
+        assert!(explained["evidence"].is_object());
     }
 }
 

@@ -105,6 +105,10 @@ struct TopicsArgs {
     /// Embedding cache folder.
     #[arg(long, default_value = ".xsignal-cache")]
     cache: PathBuf,
+    /// Replace personal data by placeholders first, as `analyze` does before it stores a comment
+    /// (the config's `privacy.redact` kinds).
+    #[arg(long)]
+    redact: bool,
     /// JSON output.
     #[arg(long)]
     json: bool,
@@ -170,33 +174,7 @@ fn run_sentiment(args: &SentimentArgs, global: &GlobalOpts) -> CliResult {
         args.holdout,
     )?;
     if args.redact {
-        let redactor = xsignal::privacy::Redactor::new(&config.privacy.redact);
-        let mut changed = 0usize;
-        let mut per_kind: std::collections::BTreeMap<xsignal::privacy::PiiKind, usize> =
-            Default::default();
-        for row in &mut rows {
-            let (redacted, found) = redactor.redact(&row.text);
-            if !found.is_empty() {
-                changed += 1;
-                for finding in &found {
-                    *per_kind.entry(finding.kind).or_default() += 1;
-                }
-                row.text = redacted;
-            }
-        }
-        let kinds: Vec<String> = per_kind
-            .iter()
-            .map(|(kind, count)| format!("{} {count}", kind.name()))
-            .collect();
-        eprintln!(
-            "redacted in {changed} of {} rows: {}",
-            rows.len(),
-            if kinds.is_empty() {
-                "nothing".to_string()
-            } else {
-                kinds.join(", ")
-            }
-        );
+        redact_texts(rows.iter_mut().map(|row| &mut row.text), &config);
     }
     let ratings: Vec<(f64, usize)> = rows
         .iter()
@@ -380,6 +358,36 @@ pub(super) fn read_sentiment_rows(
     Ok((rows, gold))
 }
 
+/// Replaces personal data in `texts` by placeholders, as `analyze` does before it stores a comment
+/// (the config's `privacy.redact` kinds), and prints how many texts changed and the count per kind.
+fn redact_texts<'t>(texts: impl Iterator<Item = &'t mut String>, config: &Config) {
+    let redactor = xsignal::privacy::Redactor::new(&config.privacy.redact);
+    let (mut rows, mut changed) = (0usize, 0usize);
+    let mut per_kind: BTreeMap<xsignal::privacy::PiiKind, usize> = BTreeMap::new();
+    for text in texts {
+        rows += 1;
+        let (redacted, found) = redactor.redact(text);
+        if found.is_empty() {
+            continue;
+        }
+        changed += 1;
+        for finding in &found {
+            *per_kind.entry(finding.kind).or_default() += 1;
+        }
+        *text = redacted;
+    }
+    let kinds: Vec<String> = per_kind
+        .iter()
+        .map(|(kind, count)| format!("{} {count}", kind.name()))
+        .collect();
+    let kinds = if kinds.is_empty() {
+        "nothing".to_string()
+    } else {
+        kinds.join(", ")
+    };
+    eprintln!("redacted in {changed} of {rows} rows: {kinds}");
+}
+
 fn run_topics(args: &TopicsArgs, global: &GlobalOpts) -> CliResult {
     let mut config = match &args.config {
         Some(path) => Config::load(path).map_err(CliError::usage)?,
@@ -399,7 +407,10 @@ fn run_topics(args: &TopicsArgs, global: &GlobalOpts) -> CliResult {
     }
     config.validate().map_err(CliError::usage)?;
     let encoder = Encoder::load(&global.models_dir(), &config.embed)?;
-    let rows = eval::read_labelled(&args.file)?;
+    let mut rows = eval::read_labelled(&args.file)?;
+    if args.redact {
+        redact_texts(rows.iter_mut().map(|row| &mut row.text), &config);
+    }
     let texts: Vec<&str> = rows.iter().map(|row| row.text.as_str()).collect();
     let langs: Vec<_> = rows.iter().map(|row| row.lang).collect();
     let vectors = embed_rows(&encoder, &args.cache, &texts, &langs)?;
