@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use xsignal::export::{self, Format, Table};
 use xsignal::query::{self, MAX_HITS};
 use xsignal::types::{Comment, EnrichedComment, Signal, Topic};
-use xsignal::workspace::{read_jsonl, Workspace};
+use xsignal::workspace::Workspace;
 
 use super::filters::Filters;
 use super::signal_id::find_signal;
@@ -55,8 +55,8 @@ pub fn run(args: &Args) -> CliResult {
     let workspace = Workspace::open_existing(&args.workspace)?;
     let store = workspace.load_store()?;
     let selected = select(args, &workspace, &store)?;
-    let enriched: Vec<EnrichedComment> = read_jsonl(&workspace.path("comments.jsonl"))?;
-    let topics: Vec<Topic> = read_jsonl(&workspace.path("topics.jsonl"))?;
+    let enriched: Vec<EnrichedComment> = workspace.comments()?;
+    let topics: Vec<Topic> = workspace.topics()?;
     let table = Table::build(&selected, &enriched, &topics);
     let format = format_of(args);
     write(&args.out, &table, format)?;
@@ -77,7 +77,7 @@ fn select<'a>(
 ) -> Result<Vec<&'a Comment>, CliError> {
     let mut wanted: Option<HashSet<String>> = None;
     if let Some(reference) = &args.signal {
-        let signals: Vec<Signal> = read_jsonl(&workspace.path("signals.jsonl"))?;
+        let signals: Vec<Signal> = workspace.signals()?;
         let signal = find_signal(&signals, reference)?;
         wanted = Some(signal.comment_ids.iter().cloned().collect());
     }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::collections::HashMap;
 
 use xsignal::types::{Comment, EnrichedComment, Topic, TopicKind};
-use xsignal::workspace::{read_jsonl, Workspace};
+use xsignal::workspace::Workspace;
 
 use super::output::{printable, snippet};
 use super::{print, CliError, CliResult, EXIT_OK};
@@ -31,7 +31,7 @@ pub struct Args {
 /// Runs `topics`.
 pub fn run(args: &Args) -> CliResult {
     let workspace = Workspace::open_existing(&args.workspace)?;
-    let mut topics: Vec<Topic> = read_jsonl(&workspace.path("topics.jsonl"))?;
+    let mut topics: Vec<Topic> = workspace.topics()?;
     topics.sort_by(|a, b| b.size.cmp(&a.size).then(a.id.cmp(&b.id)));
     if let Some(id) = args.id {
         let topic = topics.iter().find(|topic| topic.id == id).ok_or_else(|| {
@@ -44,7 +44,7 @@ pub fn run(args: &Args) -> CliResult {
             print(&(serde_json::to_string(topic)? + "\n"))?;
             return Ok(EXIT_OK);
         }
-        let comments: Vec<EnrichedComment> = read_jsonl(&workspace.path("comments.jsonl"))?;
+        let comments: Vec<EnrichedComment> = workspace.comments()?;
         let members: Vec<&EnrichedComment> = comments
             .iter()
             .filter(|comment| comment.topic == Some(id))

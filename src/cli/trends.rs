@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use xsignal::topics::themes::Theme;
 use xsignal::types::{EnrichedComment, Signal, SignalKind, Topic, TopicId};
-use xsignal::workspace::{read_jsonl, Workspace};
+use xsignal::workspace::Workspace;
 
 use super::explain::{explain, About};
 use super::output::printable;
@@ -33,7 +33,7 @@ pub struct Args {
 /// Runs `trends`.
 pub fn run(args: &Args) -> CliResult {
     let workspace = Workspace::open_existing(&args.workspace)?;
-    let signals: Vec<Signal> = read_jsonl(&workspace.path("signals.jsonl"))?;
+    let signals: Vec<Signal> = workspace.signals()?;
     let explained = match &args.explain {
         Some(reference) => Some(find_signal(&signals, reference)?),
         None => None,
@@ -42,8 +42,8 @@ pub fn run(args: &Args) -> CliResult {
         print(&(serde_json::to_string_pretty(signal)? + "\n"))?;
         return Ok(EXIT_OK);
     }
-    let topics: Vec<Topic> = read_jsonl(&workspace.path("topics.jsonl"))?;
-    let themes: Vec<Theme> = read_jsonl(&workspace.path("themes.jsonl"))?;
+    let topics: Vec<Topic> = workspace.topics()?;
+    let themes: Vec<Theme> = workspace.themes()?;
     let topic_label = |id: TopicId| {
         topics.iter().find(|topic| topic.id == id).map_or_else(
             || format!("topic {id}"),
@@ -70,7 +70,7 @@ pub fn run(args: &Args) -> CliResult {
             .iter()
             .position(|other| std::ptr::eq(other, signal))
             .map_or(0, |index| index + 1);
-        let comments: Vec<EnrichedComment> = read_jsonl(&workspace.path("comments.jsonl"))?;
+        let comments: Vec<EnrichedComment> = workspace.comments()?;
         let labels = About {
             topic: signal
                 .topic

@@ -58,9 +58,9 @@ impl Snapshot {
             Some(text) => Config::parse(&text, &workspace.path("config.toml"))?,
             None => Config::default(),
         };
-        let enriched: Vec<EnrichedComment> = workspace.read_jsonl("comments.jsonl")?;
+        let enriched: Vec<EnrichedComment> = workspace.comments()?;
         let store = workspace.load_store()?;
-        let mut feed: Vec<FeedEvent> = workspace.read_jsonl("feed.jsonl")?;
+        let mut feed: Vec<FeedEvent> = workspace.feed()?;
         feed.sort_by_key(|event| event.seq);
         let mut closed = HashMap::new();
         for event in &feed {
@@ -80,10 +80,10 @@ impl Snapshot {
         Ok(Snapshot {
             generation: workspace.generation().unwrap_or(0),
             searcher,
-            signals: workspace.read_jsonl("signals.jsonl")?,
-            topics: workspace.read_jsonl("topics.jsonl")?,
-            themes: workspace.read_jsonl("themes.jsonl")?,
-            topic_events: workspace.read_jsonl("topic_events.jsonl")?,
+            signals: workspace.signals()?,
+            topics: workspace.topics()?,
+            themes: workspace.themes()?,
+            topic_events: workspace.topic_events()?,
             enriched_by_id: index_of(&mut enriched.iter().map(|comment| &comment.id)),
             store_by_id: index_of(&mut store.iter().map(|comment| &comment.id)),
             enriched,
