@@ -68,7 +68,7 @@ impl Config {
     }
 
     /// The config of the workspace's committed run (its `config.toml`), or the defaults when it
-    /// has none: what `xsignal deliver` and a server read the webhooks from.
+    /// has none: what `forget`, `xsignal deliver` and a server read.
     pub fn of_workspace(workspace: &crate::workspace::Workspace) -> Result<Config> {
         let path = workspace.path("config.toml");
         if path.is_file() {

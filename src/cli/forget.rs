@@ -64,10 +64,7 @@ pub fn run(args: &Args, global: &GlobalOpts) -> CliResult {
         println!("would remove {count} of {} comments", stored.len());
         return Ok(EXIT_OK);
     }
-    let config = match committed.read_text("config.toml")? {
-        Some(_) => Config::load(&committed.path("config.toml")).map_err(CliError::usage)?,
-        None => Config::default(),
-    };
+    let config = Config::of_workspace(&committed).map_err(CliError::usage)?;
     // The models the run that follows needs are checked before anything is erased.
     Encoder::check(&global.models_dir(), &config.embed)?;
     config

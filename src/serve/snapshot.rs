@@ -54,10 +54,7 @@ impl Snapshot {
     pub fn load(root: &Path) -> Result<Snapshot> {
         let workspace = Workspace::open_existing(root)?;
         let searcher = IndexSearcher::open(&workspace.index_dir())?;
-        let config = match workspace.read_text("config.toml")? {
-            Some(text) => Config::parse(&text, &workspace.path("config.toml"))?,
-            None => Config::default(),
-        };
+        let config = Config::of_workspace(&workspace)?;
         let enriched: Vec<EnrichedComment> = workspace.comments()?;
         let store = workspace.load_store()?;
         let mut feed: Vec<FeedEvent> = workspace.feed()?;
