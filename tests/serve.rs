@@ -342,6 +342,37 @@ fn serve_pages_filters_and_details() {
         .all(|point| point["threshold"].as_f64() > point["baseline_mean"].as_f64()));
     assert!(detail["sentiment_before"].is_object());
     assert_eq!(get(&server, "/v1/signals/nope", None).0, 404);
+    let sparkline = ok(&server, "/v1/signals?topic=0")["items"][0]["sparkline"].clone();
+    let sparkline: Vec<f64> = serde_json::from_value(sparkline).unwrap();
+    assert!(!sparkline.is_empty() && sparkline.len() <= 40);
+    assert_eq!(
+        sparkline.iter().sum::<f64>(),
+        points
+            .iter()
+            .map(|point| point["observed"].as_f64().unwrap())
+            .sum::<f64>()
+    );
+
+    // The signal's own comments, paged, with text.
+    let first = ok(&server, "/v1/signals/topic:0/comments?limit=3");
+    assert_eq!(first["total"], 4);
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let rest = ok(
+        &server,
+        &format!("/v1/signals/topic:0/comments?limit=3&cursor={cursor}"),
+    );
+    let mut listed = item_ids(&first);
+    listed.extend(item_ids(&rest));
+    let expected: Vec<Value> = detail["comment_ids"].as_array().unwrap().clone();
+    assert_eq!(
+        listed,
+        expected
+            .iter()
+            .map(|id| id.as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    );
+    assert!(first["items"][0]["text"].is_string());
+    assert_eq!(get(&server, "/v1/signals/nope/comments", None).0, 404);
 
     // Search: case-insensitive source and metadata filters, time order, facets.
     let search = ok(&server, "/v1/search?q=thermostat&sort=time&limit=2");
@@ -424,6 +455,32 @@ fn serve_pages_filters_and_details() {
 }
 
 #[test]
+fn the_dashboard_is_served_from_the_binary_with_a_strict_policy() {
+    let (_temp, root) = workspace();
+    let server = serve(&root, None);
+    for (path, kind) in [
+        ("/", "text/html"),
+        ("/assets/app.js", "text/javascript"),
+        ("/assets/app.css", "text/css"),
+    ] {
+        let response = ureq::get(&format!("{}{path}", server.base)).call().unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        assert!(response.content_type().starts_with(kind), "{path}");
+        let policy = response.header("content-security-policy").unwrap();
+        assert!(policy.contains("default-src 'none'") && policy.contains("script-src 'self'"));
+        assert_eq!(response.header("x-content-type-options"), Some("nosniff"));
+    }
+    for path in [
+        "/assets/",
+        "/assets/main.rs",
+        "/assets/..%2fmod.rs",
+        "/assets/app.js.map",
+    ] {
+        assert_eq!(get(&server, path, None).0, 404, "{path}");
+    }
+}
+
+#[test]
 fn routes_never_reach_the_file_system() {
     let (_temp, root) = workspace();
     let server = serve(&root, None);
@@ -453,7 +510,15 @@ fn tokens_are_required_and_scopes_limit_what_is_seen() {
     let server = serve(&root, Some(&config));
     assert_eq!(get(&server, "/health", None).0, 200);
     assert_eq!(get(&server, "/openapi.json", None).0, 200);
-    for path in ["/v1/signals", "/v1/search", "/metrics", "/v1/comments/c00"] {
+    // The dashboard's files hold no data; its API calls carry the token.
+    assert_eq!(get(&server, "/", None).0, 200);
+    for path in [
+        "/v1/signals",
+        "/v1/signals/topic:0/comments",
+        "/v1/search",
+        "/metrics",
+        "/v1/comments/c00",
+    ] {
         assert_eq!(get(&server, path, None).0, 401, "{path}");
         assert_eq!(get(&server, path, Some("wrong")).0, 401, "{path}");
     }

@@ -1,12 +1,12 @@
 //! The HTTP API (`xsignal serve`): a read-only JSON view of a workspace's committed run for
-//! analysts and other systems.
+//! analysts and other systems, and a dashboard over it.
 //!
 //! Owns the server: routing, authentication and scopes (`auth.rs`), paging and errors
 //! (`http.rs`), the loaded generation and the switch to a newer one (`snapshot.rs`), the
-//! resources (`signals.rs`, `topics.rs`, `search.rs`, `feed.rs`), health and metrics (`ops.rs`)
-//! and the OpenAPI 3 document, generated from the handlers' annotations with utoipa and served at
-//! `/openapi.json`. It reads the workspace through [`crate::workspace::Workspace`] and
-//! [`crate::query`] and writes nothing.
+//! resources (`signals.rs`, `topics.rs`, `search.rs`, `feed.rs`), health and metrics (`ops.rs`),
+//! the dashboard at `/` (`dashboard.rs`, its files in `assets/`) and the OpenAPI 3 document,
+//! generated from the handlers' annotations with utoipa and served at `/openapi.json`. It reads
+//! the workspace through [`crate::workspace::Workspace`] and [`crate::query`] and writes nothing.
 //!
 //! Built on axum and tokio, with tower-http for timeouts, body limits and CORS. Each request
 //! passes, outermost first: the request timeout, the body limit, CORS (only when origins are
@@ -15,6 +15,7 @@
 //! query-string length limit and the token check, which attaches the caller's [`auth::Scope`].
 
 pub mod auth;
+mod dashboard;
 mod feed;
 pub mod http;
 mod ops;
@@ -81,7 +82,7 @@ pub struct AppState {
 #[openapi(
     info(title = "xsignal", description = "Emerging signals in experience data: signals, topics, themes, search and the lifecycle feed of one workspace."),
     paths(
-        signals::list, signals::detail, topics::list, topics::detail, topics::themes,
+        signals::list, signals::detail, signals::comments, topics::list, topics::detail, topics::themes,
         search::search, search::comment, feed::feed, ops::health, ops::metrics
     ),
     components(schemas(search::SentimentParam, search::SortParam, signals::KindParam, signals::Status)),
@@ -121,6 +122,7 @@ pub fn router(state: AppState, cors_origins: &[String]) -> Result<Router> {
     let api = Router::new()
         .route("/v1/signals", get(signals::list))
         .route("/v1/signals/{id}", get(signals::detail))
+        .route("/v1/signals/{id}/comments", get(signals::comments))
         .route("/v1/topics", get(topics::list))
         .route("/v1/topics/{id}", get(topics::detail))
         .route("/v1/themes", get(topics::themes))
@@ -132,6 +134,8 @@ pub fn router(state: AppState, cors_origins: &[String]) -> Result<Router> {
     let mut app = Router::new()
         .route("/health", get(ops::health))
         .route("/openapi.json", get(openapi_json))
+        .route("/", get(dashboard::index))
+        .route("/assets/{name}", get(dashboard::file))
         .merge(api)
         .fallback(not_found)
         .layer(middleware::from_fn(limit_query_string))

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Scope;
-use super::http::{parse_time, ApiError, ErrorBody, Page, PageRequest, Params};
+use super::http::{parse_time, ApiError, ErrorBody, Page, PageRequest, Paging, Params};
 use super::views::{topic_summary, Breakdown, CommentView, Tally, TopicSummary};
 use super::AppState;
 use crate::types::{SentimentLabel, Signal, SignalKind, TopicId};
@@ -24,6 +24,8 @@ const EXAMPLES: usize = 5;
 const CHART_WINDOWS_BEFORE: i64 = 3;
 /// Most points in a chart.
 const MAX_POINTS: i64 = 500;
+/// Most points in a list's sparkline.
+const SPARKLINE_POINTS: usize = 40;
 
 /// Kind of a signal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -108,6 +110,9 @@ pub struct SignalSummary {
     pub topic: Option<TopicId>,
     /// That topic's theme.
     pub theme: Option<TopicId>,
+    /// The chart's observed values (see [`SeriesPoint::observed`]), consecutive buckets summed
+    /// (averaged for a sentiment shift) to at most 40 points, oldest first.
+    pub sparkline: Vec<f64>,
 }
 
 /// One bucket of a signal's chart.
@@ -179,8 +184,10 @@ pub fn visible(state_snapshot: &super::snapshot::Snapshot, scope: &Scope, signal
     }
 }
 
-fn summary(snapshot: &super::snapshot::Snapshot, signal: &Signal) -> SignalSummary {
+fn summary(snapshot: &super::snapshot::Snapshot, scope: &Scope, signal: &Signal) -> SignalSummary {
+    let series = series(snapshot, scope, signal);
     SignalSummary {
+        sparkline: sparkline(&series, signal.kind == SignalKind::SentimentShift),
         id: signal.id.clone(),
         kind: signal.kind.into(),
         label: signal.label.clone(),
@@ -264,7 +271,7 @@ pub async fn list(
     });
     let items = selected
         .into_iter()
-        .map(|signal| summary(&snapshot, signal))
+        .map(|signal| summary(&snapshot, &scope, signal))
         .collect();
     Ok(Json(page.page(items)))
 }
@@ -313,7 +320,7 @@ pub async fn detail(
         })
         .map(|topic| topic_summary(&snapshot, &scope, topic));
     Ok(Json(SignalDetail {
-        summary: summary(&snapshot, signal),
+        summary: summary(&snapshot, &scope, signal),
         baseline_std: signal.baseline_std,
         duplicates_ignored: signal.duplicates_ignored,
         evidence: signal.evidence.clone(),
@@ -326,6 +333,66 @@ pub async fn detail(
         examples,
         topic_detail,
     }))
+}
+
+/// The supporting comments of one signal (those visible to the caller), in the signal's order.
+#[utoipa::path(get, path = "/v1/signals/{id}/comments", tag = "signals",
+    params(("id" = String, Path, description = "Signal id"), Paging),
+    responses((status = 200, body = Page<CommentView>), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody)),
+    security((), ("bearer" = [])))]
+pub async fn comments(
+    State(state): State<AppState>,
+    Extension(scope): Extension<Scope>,
+    Path(id): Path<String>,
+    Params(paging): Params<Paging>,
+) -> Result<Json<Page<CommentView>>, ApiError> {
+    let snapshot = state.snapshots.get().await;
+    let signal = snapshot
+        .signals
+        .iter()
+        .find(|signal| signal.id == id)
+        .filter(|signal| visible(&snapshot, &scope, signal))
+        .ok_or_else(|| ApiError::not_found("signal"))?;
+    let page = PageRequest::parse(paging.cursor.as_deref(), paging.limit, snapshot.generation)?;
+    let visible_ids: Vec<&String> = signal
+        .comment_ids
+        .iter()
+        .filter(|id| {
+            snapshot
+                .comment(id)
+                .is_some_and(|comment| scope.allows(comment.source.as_deref()))
+        })
+        .collect();
+    let ids = page.page(visible_ids.iter().map(|id| id.to_string()).collect());
+    Ok(Json(Page {
+        items: ids
+            .items
+            .iter()
+            .filter_map(|id| CommentView::of(&snapshot, &scope, id))
+            .collect(),
+        total: ids.total,
+        next_cursor: ids.next_cursor,
+    }))
+}
+
+/// `series`' observed values in at most [`SPARKLINE_POINTS`] groups of consecutive buckets,
+/// summed, or averaged when `share` (a sentiment shift's negative share).
+fn sparkline(series: &Series, share: bool) -> Vec<f64> {
+    let group = series.points.len().div_ceil(SPARKLINE_POINTS).max(1);
+    series
+        .points
+        .chunks(group)
+        .map(|chunk| {
+            let sum: f64 = chunk.iter().map(|point| point.observed).sum();
+            if share {
+                sum / chunk.len() as f64
+            } else {
+                sum
+            }
+        })
+        .collect()
 }
 
 fn window_buckets(signal: &Signal) -> i64 {

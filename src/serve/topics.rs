@@ -6,11 +6,11 @@ use std::collections::{BTreeMap, HashMap};
 use axum::extract::{Path, State};
 use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::auth::Scope;
-use super::http::{ApiError, ErrorBody, Page, PageRequest, Params};
+use super::http::{ApiError, ErrorBody, Page, PageRequest, Paging, Params};
 use super::snapshot::Snapshot;
 use super::views::{
     topic_breakdown, topic_summary, Breakdown, CommentView, SentimentMix, TopicSummary,
@@ -23,16 +23,6 @@ use crate::types::{SentimentCounts, TopicId};
 const REPRESENTATIVES: usize = 5;
 /// Keywords shown with a theme.
 const THEME_KEYWORDS: usize = 10;
-
-/// Paging of a list.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct Paging {
-    /// Page size (clamped to 1..=500; default 50).
-    limit: Option<u64>,
-    /// The `next_cursor` of the previous page.
-    cursor: Option<String>,
-}
 
 /// One lineage event of a topic.
 #[derive(Clone, Debug, Serialize, ToSchema)]
