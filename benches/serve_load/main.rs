@@ -208,19 +208,62 @@ struct Commit {
     served: Option<Duration>,
 }
 
+/// What a load gave.
+struct LoadRun {
+    records: Vec<Record>,
+    commit: Commit,
+    duration: Duration,
+}
+
 fn load(args: &Args, workspace: &Path, copy: &Path, temp: &Path) -> bool {
     let commit_file = match &args.commit {
         Some(file) => file.clone(),
         None => generated_commit_file(copy, temp),
     };
-    let initial_generation = Workspace::committed_generation(copy);
     let server = Server::start(copy, &temp.join("serve.log"));
+    let health = json(&agent(), &server.url("/health"));
+    let analyze_log = temp.join("analyze.log");
+    let run = drive(args, copy, &server, &commit_file, &analyze_log);
+    println!(
+        "serve_load: {} clients for {:.1} s (asked {:.1} s) on a copy of {} ({} comments, {} \
+         signals, generation {}); commit file {}",
+        args.clients,
+        run.duration.as_secs_f64(),
+        args.seconds,
+        workspace.display(),
+        health["comments"],
+        health["signals"],
+        health["generation"],
+        commit_file.display()
+    );
+    println!();
+    let passed = report_load(&run);
+    let warnings = std::fs::read_to_string(&server.log)
+        .unwrap_or_default()
+        .lines()
+        .count();
+    println!("- lines in the server's log (level warn): {warnings}");
+    if !passed {
+        println!("serve log:\n{}", tail(&server.log));
+        println!("analyze log:\n{}", tail(&analyze_log));
+    }
+    passed
+}
+
+/// Runs the clients against `server` and, after the warm-up, `analyze` of `commit_file` on
+/// `copy`, until the load's time is up and the new run has been served for a while.
+fn drive(
+    args: &Args,
+    copy: &Path,
+    server: &Server,
+    commit_file: &Path,
+    analyze_log: &Path,
+) -> LoadRun {
+    let initial_generation = Workspace::committed_generation(copy);
     let monitor = agent();
-    let health = json(&monitor, &server.url("/health"));
-    let shared = Arc::new(shared_for(&server, &monitor));
+    let shared = Arc::new(shared_for(server, &monitor));
     let warm_up = Duration::from_secs_f64((args.seconds / 5.0).clamp(1.0, 5.0));
     let seconds = Duration::from_secs_f64(args.seconds);
-    let analyze_log = temp.join("analyze.log");
     let handles = spawn_clients(&shared, args.clients, usize::MAX);
 
     let mut commit = Commit::default();
@@ -229,11 +272,11 @@ fn load(args: &Args, workspace: &Path, copy: &Path, temp: &Path) -> bool {
     loop {
         let now = shared.origin.elapsed();
         if commit.analyze_started.is_none() && now >= warm_up {
-            let log = std::fs::File::create(&analyze_log).expect("analyze log");
+            let log = std::fs::File::create(analyze_log).expect("analyze log");
             let child = Command::new(XSIGNAL)
                 .args(["analyze", "--quiet", "--log", "warn", "--workspace"])
                 .arg(copy)
-                .arg(&commit_file)
+                .arg(commit_file)
                 .stdout(log.try_clone().expect("log"))
                 .stderr(log)
                 .spawn()
@@ -259,7 +302,7 @@ fn load(args: &Args, workspace: &Path, copy: &Path, temp: &Path) -> bool {
         if let Some((_, generation)) = commit.committed {
             if commit.served.is_none() && now >= last_health + HEALTH_POLL {
                 last_health = now;
-                if served_generation(&monitor, &server) == Some(generation) {
+                if served_generation(&monitor, server) == Some(generation) {
                     commit.served = Some(now);
                 }
             }
@@ -281,54 +324,56 @@ fn load(args: &Args, workspace: &Path, copy: &Path, temp: &Path) -> bool {
         let status = child.wait().expect("analyze ends");
         commit.analyze_ended = Some((shared.origin.elapsed(), status));
     }
+    LoadRun {
+        records,
+        commit,
+        duration,
+    }
+}
 
-    println!(
-        "serve_load: {} clients for {:.1} s (asked {:.1} s) on a copy of {} ({} comments, {} \
-         signals, generation {}); commit file {}",
-        args.clients,
-        duration.as_secs_f64(),
-        args.seconds,
-        workspace.display(),
-        health["comments"],
-        health["signals"],
-        health["generation"],
-        commit_file.display()
-    );
-    println!();
+/// Prints the tables and the commit's times; true when there was no error and the new run was
+/// served.
+fn report_load(run: &LoadRun) -> bool {
+    let LoadRun {
+        records,
+        commit,
+        duration,
+    } = run;
     let mut by_group: BTreeMap<Group, Vec<&Record>> = BTreeMap::new();
-    for record in &records {
+    for record in records {
         by_group.entry(record.group).or_default().push(record);
     }
     let mut rows: Vec<Row> = by_group
         .into_iter()
-        .map(|(group, list)| (group.name().to_string(), list, duration))
+        .map(|(group, list)| (group.name().to_string(), list, *duration))
         .collect();
-    rows.push(("all".to_string(), records.iter().collect(), duration));
+    rows.push(("all".to_string(), records.iter().collect(), *duration));
     print_table("route", &rows);
     println!();
     print_table(
         "phase",
-        &phases(&records, commit.analyze_started, commit.served, duration),
+        &phases(records, commit.analyze_started, commit.served, *duration),
     );
     println!();
 
-    let errors: Vec<&Record> = records
-        .iter()
-        .filter(|record| matches!(record.outcome, Outcome::Error(_)))
-        .collect();
-    let mut kinds: BTreeMap<(Group, &str), usize> = BTreeMap::new();
-    for record in &errors {
-        if let Outcome::Error(kind) = &record.outcome {
-            *kinds.entry((record.group, kind.as_str())).or_default() += 1;
+    let mut errors: BTreeMap<(Group, &str), usize> = BTreeMap::new();
+    let mut errors_after_switch = 0;
+    let mut stale = 0;
+    for record in records {
+        match &record.outcome {
+            Outcome::Ok => {}
+            Outcome::Stale => stale += 1,
+            Outcome::Error(kind) => {
+                *errors.entry((record.group, kind.as_str())).or_default() += 1;
+                if commit.served.is_some_and(|served| record.started >= served) {
+                    errors_after_switch += 1;
+                }
+            }
         }
     }
-    for ((group, kind), count) in &kinds {
+    for ((group, kind), count) in &errors {
         println!("- error: {} {kind} × {count}", group.name());
     }
-    let stale = records
-        .iter()
-        .filter(|record| matches!(record.outcome, Outcome::Stale))
-        .count();
     println!("- 404 for a signal listed before the commit (not errors): {stale}");
     let at = |time: Duration| format!("{:.2} s", time.as_secs_f64());
     match commit.analyze_started {
@@ -345,43 +390,33 @@ fn load(args: &Args, workspace: &Path, copy: &Path, temp: &Path) -> bool {
     if let Some((committed, generation)) = commit.committed {
         println!("- generation {generation} committed at {}", at(committed));
     }
-    let after_switch = commit.served.map(|served| {
-        let after: Vec<&&Record> = errors
-            .iter()
-            .filter(|record| record.started >= served)
-            .collect();
-        let requests = records
-            .iter()
-            .filter(|record| record.started >= served)
-            .count();
-        (served, requests, after.len())
-    });
-    let passed = match after_switch {
-        Some((served, requests, errors_after)) => {
+    let served = match commit.served {
+        Some(served) => {
+            let requests = records
+                .iter()
+                .filter(|record| record.started >= served)
+                .count();
             println!(
                 "- served (first `/health` with it) at {}; after that {requests} requests, \
-                 {errors_after} errors",
+                 {errors_after_switch} errors",
                 at(served)
             );
-            errors.is_empty() && analyze_ok
+            true
         }
         None => {
             println!("- the new run was NOT served");
             false
         }
     };
+    let passed = served && analyze_ok && errors.is_empty();
     println!(
         "- result: {}",
         if passed {
-            "no errors, the new run was served without errors"
+            "no errors; the new run was committed under load and served without errors"
         } else {
             "FAILED"
         }
     );
-    if !passed {
-        println!("serve log:\n{}", tail(&server.log));
-        println!("analyze log:\n{}", tail(&analyze_log));
-    }
     passed
 }
 
