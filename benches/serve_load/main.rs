@@ -75,6 +75,14 @@ struct Args {
     startup: bool,
 }
 
+/// A flag's value, a number above zero; panics with `usage` otherwise.
+fn positive<T: std::str::FromStr + PartialOrd + Default>(value: Option<String>, usage: &str) -> T {
+    value
+        .and_then(|value| value.parse().ok())
+        .filter(|number| *number > T::default())
+        .unwrap_or_else(|| panic!("{usage}: a number above 0"))
+}
+
 fn parse_args() -> Args {
     let mut workspace = None;
     let mut clients = None;
@@ -86,22 +94,8 @@ fn parse_args() -> Args {
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--workspace" => workspace = Some(PathBuf::from(args.next().expect("--workspace DIR"))),
-            "--clients" => {
-                clients = Some(
-                    args.next()
-                        .and_then(|v| v.parse().ok())
-                        .filter(|&n: &usize| n > 0)
-                        .expect("--clients N (at least 1)"),
-                )
-            }
-            "--seconds" => {
-                seconds = Some(
-                    args.next()
-                        .and_then(|v| v.parse().ok())
-                        .filter(|&s: &f64| s > 0.0)
-                        .expect("--seconds S (above 0)"),
-                )
-            }
+            "--clients" => clients = Some(positive(args.next(), "--clients N")),
+            "--seconds" => seconds = Some(positive(args.next(), "--seconds S")),
             "--commit" => commit = Some(PathBuf::from(args.next().expect("--commit FILE"))),
             "--startup" => startup = true,
             "--bench" => benching = true,
