@@ -75,6 +75,10 @@ async function chartsDrawn(where) {
     return { kind: chart.getAttribute('class'), label: chart.getAttribute('aria-label') || '', points, drawn };
   }));
   check(report.length > 0, `${where}: no charts`);
+  // Nothing rendered as a stringified object or link.
+  const text = await page.evaluate(() => document.querySelector('main').innerText);
+  check(!text.includes('[object') && !text.includes(base) && !text.includes('undefined') && !text.includes('NaN'),
+    `${where}: the page shows a stringified value`);
   for (const chart of report) {
     check(chart.points > 0 && chart.drawn > 0, `${where}: chart "${chart.kind} ${chart.label}" has no data (points ${chart.points}, drawn ${chart.drawn})`);
   }
@@ -102,7 +106,7 @@ try {
   // 2. One signal (the expected one, else the first): one click from the list.
   const target = signals.items.find((signal) => !expectSignal || signal.label.includes(expectSignal)) || signals.items[0];
   await page.click(`#signals tr[data-signal="${target.id}"] td:first-child a`);
-  await ready('signals');
+  await ready('signal');
   await page.waitForSelector('h1');
   const detail = await api('/v1/signals/' + encodeURIComponent(target.id));
   const heading = await page.textContent('h1');
@@ -123,7 +127,7 @@ try {
 
   // 3. Its comments, and their CSV export.
   await page.click('a[href$="/comments"]');
-  await ready('signals');
+  await ready('signal-comments');
   await page.waitForSelector('.comments article');
   const shown = await page.$$('.comments article');
   check(shown.length === Math.min(50, detail.breakdown.comments), `signal comments: ${shown.length} shown of ${detail.breakdown.comments}`);
@@ -139,9 +143,9 @@ try {
   // 4. Its topic.
   if (detail.topic_detail) {
     await page.goBack();
-    await ready('signals');
+    await ready('signal');
     await page.click(`a[href="#/topics/${detail.topic_detail.id}"]`);
-    await ready('topics');
+    await ready('topic');
     const topicHeading = await page.textContent('h1');
     check(topicHeading.includes(detail.topic_detail.label), `topic: heading "${topicHeading}"`);
     await chartsDrawn('topic');

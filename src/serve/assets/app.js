@@ -78,7 +78,7 @@ function h(tag, attributes, ...children) {
 }
 
 function append(element, children) {
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child === undefined || child === null || child === false) continue;
     element.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
@@ -87,7 +87,7 @@ function append(element, children) {
 function svg(tag, attributes, ...children) {
   const element = document.createElementNS(SVG_NS, tag);
   for (const [key, value] of Object.entries(attributes || {})) element.setAttribute(key, value);
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child === undefined || child === null) continue;
     element.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
@@ -653,17 +653,18 @@ async function route() {
   main.replaceChildren(h('p', { class: 'muted' }, 'Loading…'));
   try {
     let content;
+    let name = section;
     if (section === 'signals' && parts.length <= 1) content = await signalsPage(params);
-    else if (section === 'signals' && parts.length === 2) content = await signalPage(parts[1]);
-    else if (section === 'signals' && parts[2] === 'comments') content = await signalCommentsPage(parts[1]);
+    else if (section === 'signals' && parts.length === 2) [name, content] = ['signal', await signalPage(parts[1])];
+    else if (section === 'signals' && parts[2] === 'comments') [name, content] = ['signal-comments', await signalCommentsPage(parts[1])];
     else if (section === 'topics' && parts.length <= 1) content = await topicsPage(params);
-    else if (section === 'topics') content = await topicPage(parts[1]);
+    else if (section === 'topics') [name, content] = ['topic', await topicPage(parts[1])];
     else if (section === 'themes') content = await themesPage();
     else if (section === 'search') content = await searchPage(params);
-    else content = [h('h1', {}, 'Not found'), h('p', {}, link('#/signals', 'Signals'))];
+    else [name, content] = ['missing', [h('h1', {}, 'Not found'), h('p', {}, link('#/signals', 'Signals'))]];
     if (own !== renderCount) return;
-    main.replaceChildren(h('div', { 'data-page': section, 'data-ready': 'true' }, content));
-    document.title = 'xsignal · ' + section;
+    main.replaceChildren(h('div', { 'data-page': name, 'data-ready': 'true' }, content));
+    document.title = 'xsignal · ' + name;
   } catch (error) {
     if (own === renderCount) showError(error);
   }
