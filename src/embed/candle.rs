@@ -7,7 +7,7 @@ use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config as BertConfig};
 
-use super::{require_files, Runner};
+use super::backend::{require_files, Runner};
 use crate::error::{Error, Result};
 
 pub(crate) struct CandleRunner {

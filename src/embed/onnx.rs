@@ -21,7 +21,7 @@ use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
 use ort::value::{DynValue, Tensor, TensorRef};
 
-use super::Runner;
+use super::backend::Runner;
 use crate::error::{Error, Result};
 
 /// The ONNX Runtime library `xsignal models fetch` installs, relative to the models folder.

@@ -21,7 +21,7 @@ use std::sync::Mutex;
 use rust_bert::bert::{BertConfig, BertEmbeddings, BertModel};
 use tch::{nn::VarStore, Device, Kind, Tensor};
 
-use super::{mean_pool, require_files, Runner};
+use super::backend::{mean_pool, require_files, Runner};
 use crate::error::{Error, Result};
 
 /// The backend's error with `message`.

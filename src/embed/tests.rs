@@ -1,3 +1,6 @@
+use std::path::{Path, PathBuf};
+
+use super::encode::token_batches;
 use super::*;
 
 /// The models folder of this checkout.

@@ -2,7 +2,7 @@
 //!
 //! Topics are fitted incrementally: each step assigns every comment seen so far to the topics the
 //! previous step left, clusters what fits none and merges topics that converged (`fit` in
-//! `mod.rs`). If a run fitted all of its new comments in one step, the topics would depend on how
+//! `fit.rs`). If a run fitted all of its new comments in one step, the topics would depend on how
 //! the data were cut into runs: a stream analysed in one go would get other topics (and so other
 //! topic trends) than the same stream analysed as daily files. So steps follow data time: each new
 //! comment belongs to the epoch of its timestamp (UTC days by default), and a run takes the epochs of

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::text::is_stopword;
-use kmeans::SplitMix64;
+use kmeans::{dot, SplitMix64};
 use std::collections::HashMap;
 
 const DIM: usize = 384;
