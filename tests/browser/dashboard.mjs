@@ -5,6 +5,7 @@
 // screenshot of each page.
 //
 //   XSIGNAL_URL=http://127.0.0.1:PORT node dashboard.mjs [--expect-signal WORD] [--search WORD]
+//   XSIGNAL_URL=... XSIGNAL_TOKEN=T node dashboard.mjs --token-only   (a server that needs token T)
 //
 // Environment: CHROMIUM (default /usr/bin/chromium), SCREENSHOTS (default ./screenshots).
 import { chromium } from 'playwright-core';
@@ -89,7 +90,48 @@ async function shot(name) {
   await page.screenshot({ path: join(shots, name), fullPage: true });
 }
 
+async function tokenFlow() {
+  const token = process.env.XSIGNAL_TOKEN;
+  check(Boolean(token), 'token: XSIGNAL_TOKEN is not set');
+  await page.goto(base + '/');
+  await page.waitForSelector('input[name="token"]', { timeout: 30000 });
+  await shot('08-token.png');
+  await page.fill('input[name="token"]', 'wrong');
+  await page.click('button[type="submit"]');
+  await page.waitForSelector('[data-refused]', { timeout: 30000 });
+  await page.fill('input[name="token"]', token);
+  await page.click('button[type="submit"]');
+  await ready('signals');
+  const rows = await page.$$('#signals tbody tr, #main p.muted');
+  check(rows.length > 0, 'token: no signals after signing in');
+  check(!JSON.stringify(await page.evaluate(() => ({ ...localStorage }))).includes(token), 'token: kept in local storage');
+  console.log('browser test: the dashboard asked for the token and showed the signals once given');
+}
+
 try {
+  if (args.includes('--token-only')) {
+    await tokenFlow();
+  } else {
+    await views();
+  }
+} catch (error) {
+  failures.push('error: ' + (error.stack || error.message));
+  await shot('failure.png').catch(() => {});
+} finally {
+  await browser.close();
+}
+
+for (const error of pageErrors) {
+  // The wrong token's 401 is expected in the token flow.
+  if (!(args.includes('--token-only') && error.includes('401'))) failures.push('page error: ' + error);
+}
+for (const url of foreign) failures.push('request left the server: ' + url);
+if (failures.length) {
+  console.error('browser test failed:\n  ' + failures.join('\n  '));
+  process.exit(1);
+}
+
+async function views() {
   // 1. Signals list.
   await page.goto(base + '/');
   await ready('signals');
@@ -188,16 +230,4 @@ try {
 
   console.log(`browser test: ${signals.items.length} signals (${listCharts} charts on the list, ${signalCharts} on the signal), ` +
     `${csvRows} CSV rows, ${topicRows.length} topics, ${hits.total} German search hits; screenshots in ${shots}`);
-} catch (error) {
-  failures.push('error: ' + (error.stack || error.message));
-  await shot('failure.png').catch(() => {});
-} finally {
-  await browser.close();
-}
-
-for (const error of pageErrors) failures.push('page error: ' + error);
-for (const url of foreign) failures.push('request left the server: ' + url);
-if (failures.length) {
-  console.error('browser test failed:\n  ' + failures.join('\n  '));
-  process.exit(1);
 }

@@ -631,7 +631,10 @@ function tokenForm() {
     topicLabels = null;
     route();
   });
-  return [h('h1', {}, 'Sign in'), h('p', {}, 'This server needs a bearer token. It is kept in this browser tab only.'), form];
+  const refused = sessionStorage.getItem(TOKEN_KEY)
+    ? h('p', { class: 'error', 'data-refused': 'true' }, 'The server refused that token.')
+    : null;
+  return [h('h1', {}, 'Sign in'), h('p', {}, 'This server needs a bearer token. It is kept in this browser tab only.'), refused, form];
 }
 
 // ------------------------------------------------------------------ routing
