@@ -184,6 +184,20 @@ pub fn visible(state_snapshot: &super::snapshot::Snapshot, scope: &Scope, signal
     }
 }
 
+/// The signal `id` when `scope` sees it; 404 otherwise.
+fn find<'a>(
+    snapshot: &'a super::snapshot::Snapshot,
+    scope: &Scope,
+    id: &str,
+) -> Result<&'a Signal, ApiError> {
+    snapshot
+        .signals
+        .iter()
+        .find(|signal| signal.id == id)
+        .filter(|signal| visible(snapshot, scope, signal))
+        .ok_or_else(|| ApiError::not_found("signal"))
+}
+
 fn summary(snapshot: &super::snapshot::Snapshot, scope: &Scope, signal: &Signal) -> SignalSummary {
     let series = series(snapshot, scope, signal);
     SignalSummary {
@@ -288,12 +302,7 @@ pub async fn detail(
     Path(id): Path<String>,
 ) -> Result<Json<SignalDetail>, ApiError> {
     let snapshot = state.snapshots.get().await;
-    let signal = snapshot
-        .signals
-        .iter()
-        .find(|signal| signal.id == id)
-        .filter(|signal| visible(&snapshot, &scope, signal))
-        .ok_or_else(|| ApiError::not_found("signal"))?;
+    let signal = find(&snapshot, &scope, &id)?;
     let mut tally = Tally::default();
     let mut comment_ids = Vec::new();
     let mut examples = Vec::new();
@@ -349,12 +358,7 @@ pub async fn comments(
     Params(paging): Params<Paging>,
 ) -> Result<Json<Page<CommentView>>, ApiError> {
     let snapshot = state.snapshots.get().await;
-    let signal = snapshot
-        .signals
-        .iter()
-        .find(|signal| signal.id == id)
-        .filter(|signal| visible(&snapshot, &scope, signal))
-        .ok_or_else(|| ApiError::not_found("signal"))?;
+    let signal = find(&snapshot, &scope, &id)?;
     let page = PageRequest::parse(paging.cursor.as_deref(), paging.limit, snapshot.generation)?;
     let visible_ids: Vec<&String> = signal
         .comment_ids
