@@ -167,7 +167,43 @@ pub(super) fn merge_and_assemble(
             }),
         }
     }
-    let mut signals: Vec<Signal> = groups
+    // A group of phrases whose comments lie `merge_containment` inside an earlier group's, as that
+    // group stands once every member has joined, and that started while it was active, is merged
+    // into it: the earlier group may have grown after the phrases were weighed against it (the
+    // German and English phrases of one issue flagged on different days).
+    let phrases_only = |group: &Group| {
+        group
+            .members
+            .iter()
+            .all(|&member| matches!(raw[member].key, ItemKey::Term(_)))
+    };
+    let mut merged_groups: Vec<Group> = Vec::with_capacity(groups.len());
+    for group in groups {
+        let into = phrases_only(&group)
+            .then(|| {
+                merged_groups.iter().position(|earlier| {
+                    let inside = group.support.intersection(&earlier.support).count() as f64;
+                    (group.started - earlier.active_until).num_seconds() <= merge_seconds
+                        && inside / group.support.len().max(1) as f64
+                            >= context.config.merge_containment
+                })
+            })
+            .flatten();
+        match into {
+            Some(earlier_index) => {
+                let earlier = &mut merged_groups[earlier_index];
+                earlier.members.extend(group.members);
+                earlier.members.sort_unstable();
+                earlier.support.extend(group.support);
+                for (term, weight) in group.vector {
+                    *earlier.vector.entry(term).or_insert(0.0) += weight;
+                }
+                earlier.active_until = earlier.active_until.max(group.active_until);
+            }
+            None => merged_groups.push(group),
+        }
+    }
+    let mut signals: Vec<Signal> = merged_groups
         .iter()
         .map(|group| assemble(&raw, &group.members, &group.support, context))
         .collect();

@@ -11,9 +11,11 @@
 //! window share before the window gives the baseline mean and variance; the window is flagged when
 //! `z = (observed - max(expected, beta)) / (std + beta) >= z_threshold` and the author, count,
 //! spread and persistence gates pass. Exact and near-duplicate comments count once, one author counts
-//! once per item and window. Co-trending items with overlapping comment sets become one signal; a
-//! phrase signal whose comments concentrate in one topic names that topic, and every signal names its
-//! topic's theme (`assemble.rs`).
+//! once per item and window. Beside the rate scales, a novelty path (`novelty.rs`) flags an item
+//! absent or near-absent from its whole history that then spreads over many distinct authors across
+//! several days, long before a slow burn clears the rate scales' gates. Co-trending items with
+//! overlapping comment sets become one signal; a phrase signal whose comments concentrate in one
+//! topic names that topic, and every signal names its topic's theme (`assemble.rs`).
 //!
 //! Topics are assigned with the latest fit, so a topic created from later data has members back to
 //! the start. Those members are its baseline, but it is flagged only in windows that end at or after
@@ -21,6 +23,7 @@
 
 mod assemble;
 mod dedup;
+mod novelty;
 mod series;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -35,6 +38,7 @@ use crate::types::{
 };
 use crate::validation::Checks;
 
+use novelty::NoveltySettings;
 use series::{Episode, Scale, ScanSettings, Unit};
 
 /// Settings of this stage.
@@ -64,6 +68,20 @@ pub struct TrendsConfig {
     /// z threshold of the slow-burn window (at least `z_threshold`). Its windows overlap for days,
     /// so one item is tested many times over one rise: a stricter threshold keeps chance peaks out.
     pub slow_z_threshold: f64,
+    /// Novelty window, in hours (0 disables the novelty path, `novelty.rs`): an item absent or
+    /// near-absent from all its history that then spreads over many authors across several days
+    /// is flagged when its distinct authors in this window reach `novelty_min_authors`.
+    pub novelty_window_hours: f64,
+    /// Minimum distinct authors in the novelty window.
+    pub novelty_min_authors: usize,
+    /// Minimum ratio of the novelty window's distinct authors to the count the item's whole
+    /// history before the window leads one to expect at the window's volume (with `prior_count`
+    /// for an item never seen): how much rarer the item was before.
+    pub novelty_min_lift: f64,
+    /// Minimum number of the novelty window's days (24-hour slices counted back from its end)
+    /// that hold the item's comments; the busiest of them must leave `min_outside_peak_share`
+    /// of the authors to the others.
+    pub novelty_min_days: usize,
     /// Buckets from the start of the data before anything may be flagged.
     pub warmup_buckets: usize,
     /// Minimum z score.
@@ -137,6 +155,10 @@ impl Default for TrendsConfig {
             slow_half_life_buckets: 720.0,
             slow_min_authors: 12,
             slow_z_threshold: 6.0,
+            novelty_window_hours: 96.0,
+            novelty_min_authors: 10,
+            novelty_min_lift: 10.0,
+            novelty_min_days: 3,
             warmup_buckets: 48,
             z_threshold: 4.0,
             beta: 2.0,
@@ -410,6 +432,19 @@ impl TrendsConfig {
         checks.positive("half_life_buckets", self.half_life_buckets);
         checks.positive("slow_half_life_buckets", self.slow_half_life_buckets);
         checks.positive("slow_z_threshold", self.slow_z_threshold);
+        checks.non_negative("novelty_window_hours", self.novelty_window_hours);
+        checks.at_least("novelty_min_authors", self.novelty_min_authors, 1);
+        checks.positive("novelty_min_lift", self.novelty_min_lift);
+        checks.at_least("novelty_min_days", self.novelty_min_days, 1);
+        let window_days = (self.novelty_window_hours / 24.0).ceil();
+        checks.require(
+            self.novelty_window_hours <= 0.0 || self.novelty_min_days as f64 <= window_days,
+            "novelty_min_days",
+            format!(
+                "must be at most the {window_days} days of novelty_window_hours (got {})",
+                self.novelty_min_days
+            ),
+        );
         checks.positive("z_threshold", self.z_threshold);
         checks.positive("beta", self.beta);
         checks.non_negative("prior_count", self.prior_count);
@@ -445,7 +480,7 @@ impl TrendsConfig {
     }
 }
 
-fn scan_settings(config: &TrendsConfig, sentiment: bool) -> ScanSettings {
+fn scan_settings(config: &TrendsConfig, sentiment: bool, bucket_seconds: i64) -> ScanSettings {
     let alpha = |half_life: f64| 1.0 - 0.5f64.powf(1.0 / half_life);
     let mut scales = vec![Scale {
         window: config.window_buckets,
@@ -497,6 +532,18 @@ fn scan_settings(config: &TrendsConfig, sentiment: bool) -> ScanSettings {
         min_outside_peak_share: config.min_outside_peak_share,
         close_z: config.close_z,
         close_after: config.close_after_buckets,
+        // Novelty is a rate absent before; a sentiment shift is a share of a topic's comments.
+        novelty: if sentiment {
+            None
+        } else {
+            NoveltySettings::for_buckets(
+                config.novelty_window_hours,
+                bucket_seconds,
+                config.novelty_min_authors,
+                config.novelty_min_lift,
+                config.novelty_min_days,
+            )
+        },
     }
 }
 
@@ -595,8 +642,8 @@ pub fn detect(docs: &[TrendDoc], topics: &[Topic], config: &TrendsConfig) -> Res
         }
     }
 
-    let phrase_settings = scan_settings(config, false);
-    let sentiment_settings = scan_settings(config, true);
+    let phrase_settings = scan_settings(config, false, prepared.bucket_seconds);
+    let sentiment_settings = scan_settings(config, true, prepared.bucket_seconds);
     let empty = vec![0u32; buckets];
     let per_bucket = vec![1u32; buckets];
     let phrase_denominator = if config.share_of_volume {
@@ -750,5 +797,7 @@ fn raw_signal(
     }
 }
 
+#[cfg(test)]
+mod novelty_tests;
 #[cfg(test)]
 mod tests;

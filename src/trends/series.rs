@@ -6,6 +6,8 @@
 
 use std::collections::HashMap;
 
+use super::novelty::{NoveltyScan, NoveltySettings};
+
 /// The parameters of one window scale.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Scale {
@@ -51,6 +53,8 @@ pub(crate) struct ScanSettings {
     pub close_z: f64,
     /// Consecutive fallen-back evaluations that close an open item.
     pub close_after: usize,
+    /// The novelty path (`novelty.rs`), if on.
+    pub novelty: Option<NoveltySettings>,
 }
 
 /// One counted comment that carries the item.
@@ -96,7 +100,10 @@ pub(crate) struct Episode {
     pub z: f64,
     /// Window length (buckets) of the scale that passed.
     pub window: usize,
-    /// The gates: z, lift, authors, count, spread, persistence (and topic_known for a topic).
+    /// Whether the novelty path flagged it (`novelty.rs`).
+    pub novelty: bool,
+    /// The gates: z, lift, authors, count, spread, persistence (and topic_known for a topic); a
+    /// novelty episode's are listed in `novelty.rs`.
     pub gates: Vec<(&'static str, Gate)>,
 }
 
@@ -148,6 +155,7 @@ pub(crate) fn scan(
             consecutive: 0,
         })
         .collect();
+    let mut novelty = settings.novelty.map(NoveltyScan::new);
     let mut episodes = Vec::new();
     let mut open: Option<Episode> = None;
     let mut fallen_back = 0usize;
@@ -317,8 +325,28 @@ pub(crate) fn scan(
                     baseline_share_std: state.variance.max(0.0).sqrt(),
                     z,
                     window: scale.window,
+                    novelty: false,
                     gates,
                 });
+            }
+        }
+        if let Some(novelty) = novelty.as_mut() {
+            let previous_end = episodes.last().map(|done: &Episode| done.open_until);
+            let step = novelty.step(
+                bucket,
+                &units_of,
+                &denominator_prefix,
+                settings,
+                first_flag_bucket,
+                previous_end,
+            );
+            if step.elevated && open.as_ref().is_some_and(|episode| episode.novelty) {
+                any_elevated = true;
+            }
+            if let Some(candidate) = step.candidate {
+                if best.as_ref().is_none_or(|b| candidate.z > b.z) {
+                    best = Some(candidate);
+                }
             }
         }
         match open.as_mut() {
@@ -342,6 +370,9 @@ pub(crate) fn scan(
                     fallen_back = 0;
                     for state in states.iter_mut() {
                         state.consecutive = 0;
+                    }
+                    if let Some(novelty) = novelty.as_mut() {
+                        novelty.reset_persistence();
                     }
                 }
             }
