@@ -244,6 +244,8 @@ fn assemble(
     support: &BTreeSet<u32>,
     context: &AssemblyContext,
 ) -> Signal {
+    // The signal is named after a topic member if it has one, else after the member flagged first
+    // (so later runs, in which more items join, keep its id), the strongest on a tie.
     let main_index = members
         .iter()
         .copied()
@@ -252,9 +254,9 @@ fn assemble(
                 ItemKey::Topic(_) | ItemKey::Negative(_) => 1,
                 ItemKey::Term(_) => 0,
             };
-            (rank(&raw[a]), raw[a].episode.z)
-                .partial_cmp(&(rank(&raw[b]), raw[b].episode.z))
-                .unwrap_or(std::cmp::Ordering::Equal)
+            (rank(&raw[a]), std::cmp::Reverse(raw[a].first_flagged))
+                .cmp(&(rank(&raw[b]), std::cmp::Reverse(raw[b].first_flagged)))
+                .then(raw[a].episode.z.total_cmp(&raw[b].episode.z))
                 .then(b.cmp(&a))
         })
         .unwrap_or(members[0]);

@@ -643,6 +643,12 @@ pub fn detect(docs: &[TrendDoc], topics: &[Topic], config: &TrendsConfig) -> Res
     }
 
     let phrase_settings = scan_settings(config, false, prepared.bucket_seconds);
+    // A topic's history is rebuilt by the latest fit, and a topic split off from another is new as
+    // a cluster, not as a subject: the novelty path scans phrases only.
+    let topic_settings = ScanSettings {
+        novelty: None,
+        ..phrase_settings.clone()
+    };
     let sentiment_settings = scan_settings(config, true, prepared.bucket_seconds);
     let empty = vec![0u32; buckets];
     let per_bucket = vec![1u32; buckets];
@@ -676,7 +682,8 @@ pub fn detect(docs: &[TrendDoc], topics: &[Topic], config: &TrendsConfig) -> Res
         .par_iter()
         .flat_map_iter(|(key, data)| {
             let (denominator, settings) = match key {
-                ItemKey::Term(_) | ItemKey::Topic(_) => (phrase_denominator, &phrase_settings),
+                ItemKey::Term(_) => (phrase_denominator, &phrase_settings),
+                ItemKey::Topic(_) => (phrase_denominator, &topic_settings),
                 ItemKey::Negative(topic) => (
                     topic_volume.get(topic).unwrap_or(&empty),
                     &sentiment_settings,

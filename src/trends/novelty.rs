@@ -24,6 +24,10 @@
 //!   slices counted back from its end; one bucket each when buckets are a day or longer), so a
 //!   one-hour blip fails;
 //! - `spread`: at least `min_outside_peak_share` of the authors fall outside the busiest day;
+//! - `novelty_growth`: at least half of the authors wrote in the later half of the time from the
+//!   item's first comment in the window to the window's end (an author who wrote in both halves
+//!   counts in both): the item is spreading, not a burst and its fading tail (a burst is the rate
+//!   scales' to judge);
 //! - `persistence` and, for a topic, `topic_known`, as on the rate scales.
 //!
 //! Rates are shares of all counted traffic, so a whole-stream surge lifts an item's count and its
@@ -80,6 +84,19 @@ impl NoveltySettings {
             min_days,
         })
     }
+}
+
+/// How an item's authors fall over a window.
+struct Spread {
+    /// Days (24-hour slices counted back from the window's end) that hold its comments.
+    days: usize,
+    /// Distinct authors of the busiest day.
+    peak_day_authors: usize,
+    /// Distinct authors in the earlier half of the time from the item's first comment in the
+    /// window to the window's end.
+    earlier_half_authors: usize,
+    /// Distinct authors in the later half of that time.
+    later_half_authors: usize,
 }
 
 /// What the novelty path says about one bucket.
@@ -197,19 +214,26 @@ impl NoveltyScan {
                 candidate: None,
             };
         }
-        let (days, peak_day_authors) = self.days(units_of, window_start, bucket);
-        let outside_share = authors.saturating_sub(peak_day_authors) as f64 / observed;
+        let spread = self.spread(units_of, window_start, bucket);
+        let outside_share = authors.saturating_sub(spread.peak_day_authors) as f64 / observed;
+        let later_share = spread.later_half_authors as f64
+            / (spread.later_half_authors + spread.earlier_half_authors).max(1) as f64;
+        let growth_gate = Gate {
+            value: later_share,
+            threshold: 0.5,
+            passed: later_share >= 0.5,
+        };
         let days_gate = Gate {
-            value: days as f64,
+            value: spread.days as f64,
             threshold: self.settings.min_days as f64,
-            passed: days >= self.settings.min_days,
+            passed: spread.days >= self.settings.min_days,
         };
         let spread_gate = Gate {
             value: outside_share,
             threshold: scan.min_outside_peak_share,
             passed: outside_share >= scan.min_outside_peak_share,
         };
-        if days_gate.passed && spread_gate.passed {
+        if days_gate.passed && spread_gate.passed && growth_gate.passed {
             self.consecutive += 1;
         } else {
             self.consecutive = 0;
@@ -231,6 +255,7 @@ impl NoveltyScan {
             ("min_count", count_gate),
             ("novelty_days", days_gate),
             ("spread", spread_gate),
+            ("novelty_growth", growth_gate),
             ("persistence", persistence_gate),
         ];
         gates.extend(known_gate.map(|gate| ("topic_known", gate)));
@@ -252,31 +277,45 @@ impl NoveltyScan {
         }
     }
 
-    /// Number of the window's days (24-hour slices counted back from `end`) that hold the item's
-    /// comments, and the distinct authors of the busiest one.
-    fn days<'u>(
+    /// How the item's authors fall over the window `[start, end]`.
+    fn spread<'u>(
         &self,
         units_of: &impl Fn(usize) -> &'u [Unit],
         start: usize,
         end: usize,
-    ) -> (usize, usize) {
+    ) -> Spread {
         let per_day = self.settings.buckets_per_day;
         let mut authors_by_day: Vec<Vec<u64>> = vec![Vec::new(); (end - start) / per_day + 1];
-        for bucket in start..=end {
-            authors_by_day[(end - bucket) / per_day]
-                .extend(units_of(bucket).iter().map(|unit| unit.author));
+        let mut halves: [Vec<u64>; 2] = [Vec::new(), Vec::new()];
+        // The halves of the time since the item's first comment in the window.
+        let first = (start..=end)
+            .find(|&bucket| !units_of(bucket).is_empty())
+            .unwrap_or(start);
+        let half = (end + 1 - first).div_ceil(2);
+        for bucket in first..=end {
+            let authors = units_of(bucket).iter().map(|unit| unit.author);
+            authors_by_day[(end - bucket) / per_day].extend(authors.clone());
+            halves[usize::from(end - bucket < half)].extend(authors);
         }
-        let mut days = 0;
-        let mut peak = 0;
-        for authors in &mut authors_by_day {
-            if authors.is_empty() {
-                continue;
-            }
-            days += 1;
+        let distinct = |authors: &mut Vec<u64>| {
             authors.sort_unstable();
             authors.dedup();
-            peak = peak.max(authors.len());
+            authors.len()
+        };
+        let mut days = 0;
+        let mut peak_day_authors = 0;
+        for authors in &mut authors_by_day {
+            if !authors.is_empty() {
+                days += 1;
+                peak_day_authors = peak_day_authors.max(distinct(authors));
+            }
         }
-        (days, peak)
+        let [earlier, later] = &mut halves;
+        Spread {
+            days,
+            peak_day_authors,
+            earlier_half_authors: distinct(earlier),
+            later_half_authors: distinct(later),
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! Tests of the novelty path (`novelty.rs`) on synthetic streams: a background of ordinary and
 //! rare words from many authors, a new phrase that spreads slowly, and the noise that must not pass
-//! for it (one author's spam, a copy-paste flood, a one-hour blip, a surge of all traffic).
+//! for it (one author's spam, a copy-paste flood, a one-hour blip, the fading tail of a burst, a
+//! surge of all traffic).
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
@@ -269,6 +270,27 @@ fn a_one_hour_blip_of_a_new_word_is_not_flagged() {
     }
     let output = detect_in(&comments, &TrendsConfig::default());
     assert!(output.signals.is_empty(), "{:#?}", output.signals);
+}
+
+#[test]
+fn the_fading_tail_of_a_burst_is_not_flagged_as_new() {
+    // 16 authors over four days, most of them on the first: a burst too small for the rate scales
+    // and its tail.
+    let per_day = |counts: [u64; 4]| move |day: i64| counts.get(day as usize).copied().unwrap_or(0);
+    let mut fading = background(20, 0..0);
+    fading.extend(planted(12, per_day([9, 4, 2, 1]), |n| format!("u{n}"), 3));
+    let output = detect_in(&fading, &TrendsConfig::default());
+    assert!(output.signals.is_empty(), "{:#?}", output.signals);
+    // A control: the same authors in the opposite order are spreading, and flagged.
+    let mut growing = background(20, 0..0);
+    growing.extend(planted(12, per_day([1, 2, 4, 9]), |n| format!("u{n}"), 3));
+    let output = detect_in(&growing, &TrendsConfig::default());
+    assert_eq!(about_thermostat(&output).len(), 1, "{:#?}", output.signals);
+    let gates = &output.signals[0].evidence["gates"];
+    assert!(
+        gates["novelty_growth"]["value"].as_f64() >= Some(0.5),
+        "{gates}"
+    );
 }
 
 #[test]
