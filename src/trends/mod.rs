@@ -11,7 +11,7 @@
 //! window share before the window gives the baseline mean and variance; the window is flagged when
 //! `z = (observed - max(expected, beta)) / (std + beta) >= z_threshold` and the author, count,
 //! spread and persistence gates pass. Exact and near-duplicate comments count once, one author counts
-//! once per item and window. Beside the rate scales, a novelty path (`novelty.rs`) flags an item
+//! once per item and window. Beside the rate scales, a novelty path (`novelty.rs`) flags a phrase
 //! absent or near-absent from its whole history that then spreads over many distinct authors across
 //! several days, long before a slow burn clears the rate scales' gates. Co-trending items with
 //! overlapping comment sets become one signal; a phrase signal whose comments concentrate in one
@@ -68,7 +68,7 @@ pub struct TrendsConfig {
     /// z threshold of the slow-burn window (at least `z_threshold`). Its windows overlap for days,
     /// so one item is tested many times over one rise: a stricter threshold keeps chance peaks out.
     pub slow_z_threshold: f64,
-    /// Novelty window, in hours (0 disables the novelty path, `novelty.rs`): an item absent or
+    /// Novelty window, in hours (0 disables the novelty path, `novelty.rs`): a phrase absent or
     /// near-absent from all its history that then spreads over many authors across several days
     /// is flagged when its distinct authors in this window reach `novelty_min_authors`.
     pub novelty_window_hours: f64,

@@ -28,7 +28,10 @@
 //!   item's first comment in the window to the window's end (an author who wrote in both halves
 //!   counts in both): the item is spreading, not a burst and its fading tail (a burst is the rate
 //!   scales' to judge);
-//! - `persistence` and, for a topic, `topic_known`, as on the rate scales.
+//! - `persistence` (and `topic_known` for an item that is a topic), as on the rate scales.
+//!
+//! The stage runs it on phrases only: a topic's history is rebuilt by its latest fit, and a topic
+//! split off from another is new as a cluster, not as a subject (`mod.rs`).
 //!
 //! Rates are shares of all counted traffic, so a whole-stream surge lifts an item's count and its
 //! `expected` alike. The score is SigniTrend's z of the window against `expected`. An episode opened
@@ -39,7 +42,9 @@
 //!
 //! All of it is exact counting over the item's units in time order (no sampling, no floating
 //! accumulation across threads), so the result is the same at any thread count and, since the
-//! window ends at the bucket being evaluated, the same in a run cut off at that bucket.
+//! window ends at the bucket being evaluated, the same in a run cut off at that bucket. Written
+//! here for the reason the rate scan is (`series.rs`): no crate scans counts with author,
+//! duplicate and spread gates.
 
 use std::collections::HashMap;
 
