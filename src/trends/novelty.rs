@@ -48,7 +48,7 @@
 
 use std::collections::HashMap;
 
-use super::series::{Episode, Gate, ScanSettings, Unit};
+use super::series::{count_persistence, Episode, Gate, ScanSettings, Unit};
 
 /// Settings of the novelty path (in buckets; see the module doc).
 #[derive(Clone, Copy, Debug)]
@@ -191,16 +191,8 @@ impl NoveltyScan {
             threshold: self.settings.min_lift,
             passed: lift >= self.settings.min_lift && warm,
         };
-        let author_gate = Gate {
-            value: observed,
-            threshold: self.settings.min_authors as f64,
-            passed: authors >= self.settings.min_authors,
-        };
-        let count_gate = Gate {
-            value: self.units_in_window as f64,
-            threshold: scan.min_count as f64,
-            passed: self.units_in_window >= scan.min_count,
-        };
+        let author_gate = Gate::at_least(observed, self.settings.min_authors as f64);
+        let count_gate = Gate::at_least(self.units_in_window as f64, scan.min_count as f64);
         let known_gate = first_flag_bucket.map(|first| Gate {
             value: bucket as f64 - first as f64,
             threshold: 0.0,
@@ -223,31 +215,14 @@ impl NoveltyScan {
         let outside_share = authors.saturating_sub(spread.peak_day_authors) as f64 / observed;
         let later_share = spread.later_half_authors as f64
             / (spread.later_half_authors + spread.earlier_half_authors).max(1) as f64;
-        let growth_gate = Gate {
-            value: later_share,
-            threshold: 0.5,
-            passed: later_share >= 0.5,
-        };
-        let days_gate = Gate {
-            value: spread.days as f64,
-            threshold: self.settings.min_days as f64,
-            passed: spread.days >= self.settings.min_days,
-        };
-        let spread_gate = Gate {
-            value: outside_share,
-            threshold: scan.min_outside_peak_share,
-            passed: outside_share >= scan.min_outside_peak_share,
-        };
-        if days_gate.passed && spread_gate.passed && growth_gate.passed {
-            self.consecutive += 1;
-        } else {
-            self.consecutive = 0;
-        }
-        let persistence_gate = Gate {
-            value: self.consecutive as f64,
-            threshold: scan.persistence as f64,
-            passed: self.consecutive >= scan.persistence,
-        };
+        let growth_gate = Gate::at_least(later_share, 0.5);
+        let days_gate = Gate::at_least(spread.days as f64, self.settings.min_days as f64);
+        let spread_gate = Gate::at_least(outside_share, scan.min_outside_peak_share);
+        let persistence_gate = count_persistence(
+            &mut self.consecutive,
+            days_gate.passed && spread_gate.passed && growth_gate.passed,
+            scan.persistence,
+        );
         if !persistence_gate.passed {
             return Step {
                 elevated,

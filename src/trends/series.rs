@@ -79,6 +79,28 @@ pub(crate) struct Gate {
     pub passed: bool,
 }
 
+impl Gate {
+    /// A gate that passes when `value` is at least `threshold`.
+    pub(crate) fn at_least(value: f64, threshold: f64) -> Gate {
+        Gate {
+            value,
+            threshold,
+            passed: value >= threshold,
+        }
+    }
+}
+
+/// Counts one more passing evaluation in a row (or starts again at none) and gates on `required`
+/// of them.
+pub(crate) fn count_persistence(consecutive: &mut usize, passed: bool, required: usize) -> Gate {
+    if passed {
+        *consecutive += 1;
+    } else {
+        *consecutive = 0;
+    }
+    Gate::at_least(*consecutive as f64, required as f64)
+}
+
 /// One flagged episode of an item.
 #[derive(Clone, Debug)]
 pub(crate) struct Episode {
@@ -288,16 +310,11 @@ pub(crate) fn scan(
                 passed: spread_buckets >= settings.min_spread_buckets
                     && outside_share >= settings.min_outside_peak_share,
             };
-            if core && spread_gate.passed {
-                state.consecutive += 1;
-            } else {
-                state.consecutive = 0;
-            }
-            let persistence_gate = Gate {
-                value: state.consecutive as f64,
-                threshold: settings.persistence as f64,
-                passed: state.consecutive >= settings.persistence,
-            };
+            let persistence_gate = count_persistence(
+                &mut state.consecutive,
+                core && spread_gate.passed,
+                settings.persistence,
+            );
             if persistence_gate.passed && best.as_ref().is_none_or(|b| z > b.z) {
                 let mut gates = vec![
                     ("z", z_gate),
