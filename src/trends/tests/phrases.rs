@@ -247,14 +247,19 @@ fn duplicate_links_follow_the_docs_that_are_kept() {
 #[test]
 fn slow_window_flags_a_slow_burn_the_default_windows_miss() {
     // From day 6 a phrase rises linearly over 12 days to 0.8 comments an hour: the default
-    // baselines (half-life 72 buckets) rise with it.
+    // baselines (half-life 72 buckets) rise with it. (The novelty path, off here, flags it earlier:
+    // `novelty_tests.rs`.)
     let mut owned = background(&Background::default());
     owned.extend(slow_burn(6, 12, 0.8, 100_000, 3));
-    let output = run(&owned, &TrendsConfig::default());
+    let rate_scales = TrendsConfig {
+        novelty_window_hours: 0.0,
+        ..TrendsConfig::default()
+    };
+    let output = run(&owned, &rate_scales);
     assert!(output.signals.is_empty(), "{:#?}", output.signals);
     let slow = TrendsConfig {
         slow_window_buckets: 72,
-        ..TrendsConfig::default()
+        ..rate_scales
     };
     let output = run(&owned, &slow);
     assert_eq!(output.signals.len(), 1, "{:#?}", output.signals);
