@@ -135,9 +135,10 @@ pub struct SeriesPoint {
 /// A signal's chart: observed against baseline and threshold per bucket.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct Series {
-    /// Bucket length in seconds.
+    /// Bucket length in seconds: the detector's bucket, or several of them merged when the chart
+    /// would otherwise have more than 500 points.
     pub bucket_seconds: i64,
-    /// Buckets in the flagged window.
+    /// Chart buckets in the flagged window (at least 1).
     pub window_buckets: i64,
     /// The buckets from a few windows before the flagged window to its end (or to when the trend
     /// fell back).
@@ -409,11 +410,13 @@ fn window_buckets(signal: &Signal) -> i64 {
 }
 
 /// The span the chart covers: a few windows before the flagged one, to its end or to when the
-/// trend fell back, whichever is later (at most [`MAX_POINTS`] buckets).
-fn chart_span(signal: &Signal) -> (DateTime<Utc>, i64, i64) {
+/// trend fell back, whichever is later. Returns its start, the chart's bucket length, its buckets
+/// and how many of the detector's buckets each holds: one, unless the span would take more than
+/// [`MAX_POINTS`] buckets, when consecutive buckets are merged.
+fn chart_span(signal: &Signal) -> (DateTime<Utc>, i64, i64, i64) {
     let buckets = window_buckets(signal);
     let window = signal.window.end - signal.window.start;
-    let bucket_seconds = (window.num_seconds() / buckets).max(1);
+    let detector_bucket = (window.num_seconds() / buckets).max(1);
     let open_until = signal
         .evidence
         .get("open_until")
@@ -422,13 +425,21 @@ fn chart_span(signal: &Signal) -> (DateTime<Utc>, i64, i64) {
         .map(|time| time.with_timezone(&Utc));
     let start = signal.window.start - window * CHART_WINDOWS_BEFORE as i32;
     let end = open_until.map_or(signal.window.end, |until| until.max(signal.window.end));
-    let points = ((end - start).num_seconds() / bucket_seconds).clamp(1, MAX_POINTS);
-    (start, bucket_seconds, points)
+    let span = (end - start).num_seconds().max(1);
+    let merged = ceil_div(ceil_div(span, detector_bucket), MAX_POINTS).max(1);
+    let bucket_seconds = detector_bucket * merged;
+    let points = ceil_div(span, bucket_seconds).clamp(1, MAX_POINTS);
+    (start, bucket_seconds, points, merged)
+}
+
+/// `a / b` rounded up, for positive `a` and `b`.
+fn ceil_div(a: i64, b: i64) -> i64 {
+    (a + b - 1) / b
 }
 
 fn series(snapshot: &super::snapshot::Snapshot, scope: &Scope, signal: &Signal) -> Series {
     let buckets = window_buckets(signal);
-    let (start, bucket_seconds, points) = chart_span(signal);
+    let (start, bucket_seconds, points, merged) = chart_span(signal);
     let bucket_of = |time: DateTime<Utc>| -> Option<usize> {
         let offset = (time - start).num_seconds();
         (offset >= 0 && offset / bucket_seconds < points)
@@ -466,7 +477,8 @@ fn series(snapshot: &super::snapshot::Snapshot, scope: &Scope, signal: &Signal) 
             }
         }
     }
-    let per_bucket = buckets as f64;
+    // The window's figures spread over its buckets, as many of them as a chart bucket holds.
+    let per_bucket = buckets as f64 / merged as f64;
     let points = (0..points as usize)
         .map(|index| {
             let bucket_start = start + Duration::seconds(bucket_seconds * index as i64);
@@ -497,7 +509,7 @@ fn series(snapshot: &super::snapshot::Snapshot, scope: &Scope, signal: &Signal) 
         .collect();
     Series {
         bucket_seconds,
-        window_buckets: buckets,
+        window_buckets: (buckets / merged).max(1),
         points,
     }
 }

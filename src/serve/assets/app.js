@@ -144,8 +144,8 @@ function bars(counts, options = {}) {
   const entries = Object.entries(counts || {}).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
   const shown = entries.slice(0, options.max || 10);
   const top = Math.max(1, ...shown.map(([, count]) => count));
+  if (!shown.length) return none();
   const box = h('div', { class: 'bars chart', 'data-points': shown.length });
-  if (!shown.length) box.append(h('p', { class: 'muted' }, 'none'));
   for (const [key, count] of shown) {
     const name = options.name ? options.name(key) : key;
     const label = options.href
@@ -159,12 +159,18 @@ function bars(counts, options = {}) {
   return box;
 }
 
+// What an empty chart shows instead.
+function none() {
+  return h('p', { class: 'muted' }, 'no comments');
+}
+
 // A stacked negative / neutral / positive bar.
 function sentimentBar(mix) {
   const total = (mix.negative || 0) + (mix.neutral || 0) + (mix.positive || 0);
+  if (!total) return none();
   const bar = h('div', {
     class: 'sentiment chart',
-    'data-points': total ? 3 : 0,
+    'data-points': 3,
     title: `negative ${mix.negative || 0}, neutral ${mix.neutral || 0}, positive ${mix.positive || 0}`,
   });
   for (const label of ['negative', 'neutral', 'positive']) {
@@ -176,6 +182,7 @@ function sentimentBar(mix) {
 
 function sentimentLine(mix) {
   const total = (mix.negative || 0) + (mix.neutral || 0) + (mix.positive || 0);
+  if (!total) return none();
   const pct = (count) => (total ? Math.round((100 * count) / total) : 0) + ' %';
   return h('div', {}, sentimentBar(mix),
     h('div', { class: 'muted' }, `${pct(mix.negative || 0)} negative · ${pct(mix.neutral || 0)} neutral · ${pct(mix.positive || 0)} positive (${fmt(total)})`));
@@ -204,8 +211,8 @@ function dayChart(days, height = 140, width = 640) {
     }
   }
   const plot = { left: 36, right: 8, top: 8, bottom: 20 };
+  if (!series.length) return none();
   const chart = svg('svg', { class: 'chart', viewBox: `0 0 ${width} ${height}`, width: '100%', 'data-points': series.length, role: 'img', 'aria-label': 'comments per day' });
-  if (!series.length) return chart;
   const top = Math.max(1, ...series.map(([, count]) => count));
   const innerWidth = width - plot.left - plot.right;
   const innerHeight = height - plot.top - plot.bottom;
@@ -246,8 +253,8 @@ function seriesChart(signal) {
   const width = 760;
   const height = 220;
   const plot = { left: 40, right: 8, top: 10, bottom: 22 };
+  if (!points.length) return none();
   const chart = svg('svg', { class: 'chart', viewBox: `0 0 ${width} ${height}`, width: '100%', 'data-points': points.length, role: 'img', 'aria-label': 'observed against baseline and threshold' });
-  if (!points.length) return chart;
   const top = Math.max(share ? 1 : 1e-9, ...points.map((p) => Math.max(p.observed, p.threshold, p.baseline_mean))) * 1.08;
   const innerWidth = width - plot.left - plot.right;
   const innerHeight = height - plot.top - plot.bottom;
