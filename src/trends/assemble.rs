@@ -77,6 +77,18 @@ pub(super) fn merge_and_assemble(
         started: DateTime<Utc>,
         active_until: DateTime<Utc>,
     }
+    impl Group {
+        /// Takes `other`'s members, comments and vocabulary; stays open while either is.
+        fn absorb(&mut self, other: Group) {
+            self.members.extend(other.members);
+            self.members.sort_unstable();
+            self.support.extend(other.support);
+            for (term, weight) in other.vector {
+                *self.vector.entry(term).or_insert(0.0) += weight;
+            }
+            self.active_until = self.active_until.max(other.active_until);
+        }
+    }
     let mut groups: Vec<Group> = Vec::new();
     for (index, signal) in raw.iter().enumerate() {
         let own = &signal.support_set;
@@ -148,23 +160,16 @@ pub(super) fn merge_and_assemble(
                 break;
             }
         }
+        let single = Group {
+            members: vec![index],
+            support: own.clone(),
+            vector: own_vector,
+            started: signal.first_flagged,
+            active_until: own_open_until,
+        };
         match target {
-            Some(group_index) => {
-                let group = &mut groups[group_index];
-                group.members.push(index);
-                group.support.extend(own.iter().copied());
-                for (term, weight) in own_vector {
-                    *group.vector.entry(term).or_insert(0.0) += weight;
-                }
-                group.active_until = group.active_until.max(own_open_until);
-            }
-            None => groups.push(Group {
-                members: vec![index],
-                support: own.clone(),
-                vector: own_vector,
-                started: signal.first_flagged,
-                active_until: own_open_until,
-            }),
+            Some(group_index) => groups[group_index].absorb(single),
+            None => groups.push(single),
         }
     }
     // A group of phrases whose comments lie `merge_containment` inside an earlier group's, as that
@@ -190,16 +195,7 @@ pub(super) fn merge_and_assemble(
             })
             .flatten();
         match into {
-            Some(earlier_index) => {
-                let earlier = &mut merged_groups[earlier_index];
-                earlier.members.extend(group.members);
-                earlier.members.sort_unstable();
-                earlier.support.extend(group.support);
-                for (term, weight) in group.vector {
-                    *earlier.vector.entry(term).or_insert(0.0) += weight;
-                }
-                earlier.active_until = earlier.active_until.max(group.active_until);
-            }
+            Some(earlier_index) => merged_groups[earlier_index].absorb(group),
             None => merged_groups.push(group),
         }
     }
