@@ -361,7 +361,7 @@ pub async fn comments(
     let snapshot = state.snapshots.get().await;
     let signal = find(&snapshot, &scope, &id)?;
     let page = PageRequest::parse(paging.cursor.as_deref(), paging.limit, snapshot.generation)?;
-    let visible_ids: Vec<&String> = signal
+    let visible_ids: Vec<String> = signal
         .comment_ids
         .iter()
         .filter(|id| {
@@ -369,8 +369,9 @@ pub async fn comments(
                 .comment(id)
                 .is_some_and(|comment| scope.allows(comment.source.as_deref()))
         })
+        .cloned()
         .collect();
-    let ids = page.page(visible_ids.iter().map(|id| id.to_string()).collect());
+    let ids = page.page(visible_ids);
     Ok(Json(Page {
         items: ids
             .items
