@@ -6,6 +6,10 @@
 //! models/multilingual-e5-small-center.json FILE.jsonl:N [FILE.jsonl:N ...]` (the first N rows of
 //! each file, by their `text` and `lang` fields, `lang` defaulting to `en`; the models folder is
 //! `models`). The model's own `center.json`, if any, is ignored while computing.
+//!
+//! `--remove-head HEAD.json` also records the directions of a sentiment head trained on the model
+//! (its weight rows, made orthonormal) as directions to project out: the sentiment model's
+//! fine-tuning spreads texts along them by sentiment, which topics must not see.
 
 use std::collections::BTreeMap;
 use std::io::BufRead;
@@ -13,6 +17,7 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use xsignal::embed::{Center, EmbedConfig, Encoder};
+use xsignal::sentiment::SentimentHead;
 
 #[derive(Parser)]
 struct Args {
@@ -28,6 +33,9 @@ struct Args {
     /// Text put before every text (recorded in the center; e5 models expect `query: `).
     #[arg(long, default_value = "")]
     prefix: String,
+    /// A sentiment head (`head.json`) trained on the model: its directions are projected out.
+    #[arg(long)]
+    remove_head: Option<PathBuf>,
     /// Input files with the number of lines to take: `FILE.jsonl:N`.
     inputs: Vec<String>,
 }
@@ -51,6 +59,26 @@ fn mean<'a>(vectors: impl Iterator<Item = &'a Vec<f32>>, dim: usize) -> Vec<f32>
     }
     sum.iter()
         .map(|s| (s / count.max(1) as f64) as f32)
+        .collect()
+}
+
+/// Gram-Schmidt in f64: an orthonormal basis of the span of `rows`.
+fn orthonormal(rows: &[Vec<f32>]) -> Vec<Vec<f32>> {
+    let mut basis: Vec<Vec<f64>> = Vec::new();
+    for row in rows {
+        let mut v: Vec<f64> = row.iter().map(|&x| f64::from(x)).collect();
+        for b in &basis {
+            let dot: f64 = v.iter().zip(b).map(|(x, y)| x * y).sum();
+            v.iter_mut().zip(b).for_each(|(x, y)| *x -= dot * y);
+        }
+        let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt();
+        if norm > 1e-9 {
+            basis.push(v.iter().map(|x| x / norm).collect());
+        }
+    }
+    basis
+        .iter()
+        .map(|b| b.iter().map(|&x| x as f32).collect())
         .collect()
 }
 
@@ -94,12 +122,21 @@ fn main() -> anyhow::Result<()> {
             .map(|(vector, _)| vector);
         by_language.insert(code.clone(), mean(of_language, dim));
     }
+    let remove = match &args.remove_head {
+        Some(path) => orthonormal(&SentimentHead::load(path)?.weights),
+        None => Vec::new(),
+    };
+    let remove_arg = args
+        .remove_head
+        .as_ref()
+        .map(|path| format!(" --remove-head {}", path.display()))
+        .unwrap_or_default();
     let center = Center {
         version: 1,
         model: args.model.clone(),
         provenance: serde_json::json!({
             "command": format!(
-                "cargo run --release --example center -- --model {} --prefix {:?} --out {} {}",
+                "cargo run --release --example center -- --model {} --prefix {:?}{remove_arg} --out {} {}",
                 args.model, args.prefix, args.out.display(), args.inputs.join(" ")
             ),
             "texts": sources,
@@ -108,6 +145,7 @@ fn main() -> anyhow::Result<()> {
         prefix: args.prefix.clone(),
         mean: mean(vectors.iter(), dim),
         by_language,
+        remove,
     };
     std::fs::write(&args.out, serde_json::to_string_pretty(&center)? + "\n")?;
     eprintln!(

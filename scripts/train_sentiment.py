@@ -83,6 +83,9 @@ def read_e5s1(path, quantised=False):
 
 # ---------------------------------------------------------------- model
 class LoraLinear(torch.nn.Module):
+    # Off: the layer is the frozen base layer (the teacher of `--distill`).
+    enabled = True
+
     def __init__(self, weight, bias, rank, alpha):
         super().__init__()
         out_dim, in_dim = weight.shape
@@ -93,6 +96,8 @@ class LoraLinear(torch.nn.Module):
         self.lora_b = torch.nn.Parameter(torch.zeros(out_dim, rank))
 
     def forward(self, x):
+        if not LoraLinear.enabled:
+            return F.linear(x, self.weight, self.bias)
         return F.linear(x, self.weight, self.bias) + F.linear(
             F.linear(x, self.lora_a), self.lora_b
         ) * self.scale
@@ -153,6 +158,27 @@ class Encoder(torch.nn.Module):
 
     def forward(self, ids, mask):
         return self.head(self.embed(ids, mask))
+
+
+def topic_distance(model, ids, mask, embedded, teacher_mean):
+    """Per text, how far the adapted embedding has moved from the base model's in the topic space
+    xsignal derives from it: both vectors lose their component along the head's three directions
+    and a running mean of the base vectors, and the distance is 1 - cosine. Returns the distances
+    and the updated mean."""
+    with torch.no_grad():
+        LoraLinear.enabled = False
+        teacher = model.embed(ids, mask)
+        LoraLinear.enabled = True
+        batch_mean = teacher.mean(0)
+        teacher_mean = batch_mean if teacher_mean is None else 0.99 * teacher_mean + 0.01 * batch_mean
+        basis, _ = torch.linalg.qr(model.head.weight.detach().T)
+
+    def topic_space(v):
+        v = v - teacher_mean
+        return v - (v @ basis) @ basis.T
+
+    cosine = F.cosine_similarity(topic_space(embedded), topic_space(teacher), dim=-1)
+    return 1.0 - cosine, teacher_mean
 
 
 # ---------------------------------------------------------------- data
@@ -462,6 +488,9 @@ def main():
     p.add_argument("--weighting", choices=["per-source", "global"], default="per-source",
                    help="class balance within each source, then overall; or overall only")
     p.add_argument("--scale", type=float, default=20.0, help="fixed scale of the normalised embedding")
+    p.add_argument("--distill", type=float, default=0.0,
+                   help="weight of the topic-space loss: outside the head's directions, the adapted "
+                        "embedding of a text stays where the base model puts it (0: off)")
     p.add_argument("--eval-only-steps", type=int, default=0, help="stop after this many steps (0: all)")
     args = p.parse_args()
     if args.pack_out:
@@ -525,6 +554,9 @@ def main():
         opt, lambda s: min(1.0, (s + 1) / 100) * max(0.0, 1 - s / max(1, total_steps))
     )
     step, started = 0, time.time()
+    # The topic-space loss leaves out AG News, whose texts are a topic evaluation set.
+    distill_mask = torch.tensor([r[2] != "ag_news" for r in rows], device=device)
+    teacher_mean, moved = None, torch.tensor(0.0)
     model.train()
     while step < total_steps:
         rng.shuffle(order)
@@ -538,11 +570,19 @@ def main():
             if step >= total_steps:
                 break
             t, m = pad_batch(ids, chunk, pad)
-            logits = model.head(model.embed(t.to(device), m.to(device)) * args.scale)
+            t, m = t.to(device), m.to(device)
+            embedded = model.embed(t, m)
+            logits = model.head(embedded * args.scale)
             per_example = F.cross_entropy(logits, labels[chunk], reduction="none",
                                           label_smoothing=args.smoothing)
             w = weights[chunk]
             loss = (per_example * w).sum() / w.sum()
+            if args.distill > 0:
+                distance, teacher_mean = topic_distance(model, t, m, embedded, teacher_mean)
+                keep = distill_mask[chunk]
+                if keep.any():
+                    moved = distance[keep].mean()
+                    loss = loss + args.distill * moved
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -550,7 +590,8 @@ def main():
             step += 1
             if step % 50 == 0 or step == 1:
                 el = time.time() - started
-                print(f"step {step}/{total_steps} loss {loss.item():.4f} {el:.0f}s "
+                moved_text = f" moved {moved.item():.4f}" if args.distill > 0 else ""
+                print(f"step {step}/{total_steps} loss {loss.item():.4f}{moved_text} {el:.0f}s "
                       f"eta {el / step * (total_steps - step):.0f}s", flush=True)
 
     model.eval()

@@ -141,7 +141,7 @@ pub fn run(args: &CalibrationArgs, global: &GlobalOpts) -> CliResult {
         let texts: Vec<&str> = comments.iter().map(|c| c.text.as_str()).collect();
         let langs: Vec<Lang> = comments.iter().map(|c| c.lang).collect();
         let spans = sentence_spans(&config.sentiment, &texts, &langs);
-        let scored = scorer.score(&mut cache, &texts, &langs, &spans)?;
+        let scored = scorer.score(&mut cache, &texts, &langs, &spans, &|_| {})?;
         eprintln!("{}: {} rows", source.path, comments.len());
         for ((comment, label), scored) in comments.iter().zip(&gold).zip(&scored) {
             rows.push(Row {

@@ -196,7 +196,7 @@ fn run_sentiment(args: &SentimentArgs, global: &GlobalOpts) -> CliResult {
     let mut cache = sentiment_cache(&args.cache, &config, &model.encoder)?;
     let scorer = model.scorer(&config.sentiment);
     let spans = sentence_spans(&config.sentiment, &texts, &langs);
-    let scored_rows = scorer.score(&mut cache, &texts, &langs, &spans)?;
+    let scored_rows = scorer.score(&mut cache, &texts, &langs, &spans, &|_| {})?;
     let seconds = started.elapsed().as_secs_f64();
     let probabilities: Vec<[f32; 3]> = scored_rows.iter().map(|s| s.probabilities).collect();
     let scored: Vec<sentiment::Scored> = gold

@@ -4,12 +4,11 @@
 use std::path::{Path, PathBuf};
 
 use ndarray::Array2;
-use xsignal::embed::{self, EmbeddingCache, Encoder};
+use xsignal::embed::{self, EmbedConfig, EmbeddingCache, Encoder};
 use xsignal::eval::{self, LabelledRow};
 use xsignal::sentiment::train::{fit, TrainOptions};
 use xsignal::sentiment::SentimentHead;
 use xsignal::types::SentimentLabel;
-use xsignal::Config;
 
 use super::{CliError, CliResult, GlobalOpts, EXIT_OK};
 
@@ -33,6 +32,9 @@ struct SentimentArgs {
     /// The shared data folder (with sentiment/...).
     #[arg(long, default_value = "../shared/data")]
     data: PathBuf,
+    /// The frozen encoder (a model folder under the models directory).
+    #[arg(long, default_value = "all-MiniLM-L6-v2")]
+    model: String,
     /// Where to write the head.
     #[arg(long, default_value = "models/sentiment-head.json")]
     out: PathBuf,
@@ -104,8 +106,11 @@ pub fn run(args: &Args, global: &GlobalOpts) -> CliResult {
         TrainCommand::Sentiment(args) => args,
         TrainCommand::Calibration(args) => return super::calibration::run(args, global),
     };
-    let config = Config::default();
-    let encoder = Encoder::load(&global.models_dir(), &config.embed)?;
+    let config = EmbedConfig {
+        model: args.model.clone(),
+        ..EmbedConfig::default()
+    };
+    let encoder = Encoder::load(&global.models_dir(), &config)?;
     let rows = load_sources(&args.data)?;
     let mut labels = Vec::with_capacity(rows.len());
     for (source, row) in &rows {

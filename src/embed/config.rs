@@ -8,6 +8,11 @@ use serde::{Deserialize, Serialize};
 use super::Backend;
 use crate::validation::Checks;
 
+/// Default of [`EmbedConfig::model`]: the sentiment model (multilingual-e5-small with the sentiment
+/// adapters, built by `xsignal models fetch`), whose folder's center turns its vectors into topic
+/// vectors, so that one pass of it serves topics and sentiment in English and German alike.
+pub const DEFAULT_MODEL: &str = "sentiment-e5";
+
 /// Default of [`EmbedConfig::max_windows`].
 pub const MAX_WINDOWS: usize = 4;
 
@@ -57,7 +62,7 @@ impl EmbedConfig {
 impl Default for EmbedConfig {
     fn default() -> Self {
         EmbedConfig {
-            model: "all-MiniLM-L6-v2".to_string(),
+            model: DEFAULT_MODEL.to_string(),
             backend: Backend::fastest_compiled(),
             max_tokens: 128,
             max_windows: MAX_WINDOWS,

@@ -237,12 +237,7 @@ impl Encoder {
         }
         if let Some(center) = &self.center {
             for (index, vector) in output.iter_mut().enumerate() {
-                let mean = center.mean_for(langs.map(|langs| langs[index]));
-                for (x, c) in vector.iter_mut().zip(mean) {
-                    *x -= c;
-                }
-                let norm = vector.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
-                vector.iter_mut().for_each(|x| *x /= norm);
+                center.apply(vector, langs.map(|langs| langs[index]));
             }
         }
         Ok(output)

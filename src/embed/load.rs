@@ -36,13 +36,78 @@ pub struct Center {
     /// The mean per language code (`en`, `de`).
     #[serde(default)]
     pub by_language: std::collections::BTreeMap<String, Vec<f32>>,
+    /// Orthonormal directions projected out after the mean is removed: for the sentiment model,
+    /// the rows of its head, along which its fine-tuning spreads texts by sentiment, not subject
+    /// (`examples/center.rs --remove-head`). Empty for other models.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remove: Vec<Vec<f32>>,
 }
 
 impl Center {
     /// The mean to remove from a text in `lang` (its language's, else the overall one).
-    pub(super) fn mean_for(&self, lang: Option<Lang>) -> &[f32] {
+    fn mean_for(&self, lang: Option<Lang>) -> &[f32] {
         lang.and_then(|lang| self.by_language.get(lang.code()))
             .unwrap_or(&self.mean)
+    }
+
+    /// True when it has a mean per language, so that a text's vector depends on its language.
+    pub fn varies_by_language(&self) -> bool {
+        !self.by_language.is_empty()
+    }
+
+    /// Turns a model's L2-normalised vector for a text in `lang` into the centred one: the mean
+    /// removed, the [`Center::remove`] directions projected out, normalised again.
+    pub fn apply(&self, vector: &mut [f32], lang: Option<Lang>) {
+        for (x, c) in vector.iter_mut().zip(self.mean_for(lang)) {
+            *x -= c;
+        }
+        for direction in &self.remove {
+            let dot: f32 = vector.iter().zip(direction).map(|(x, d)| x * d).sum();
+            for (x, d) in vector.iter_mut().zip(direction) {
+                *x -= dot * d;
+            }
+        }
+        let norm = vector.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+        vector.iter_mut().for_each(|x| *x /= norm);
+    }
+
+    /// Checks that every vector has `dim` values and that the removed directions are orthonormal.
+    pub(super) fn check(&self, dim: usize, path: &Path) -> Result<()> {
+        let invalid = |what: String| Err(Error::Invalid(format!("{}: {what}", path.display())));
+        let means = std::iter::once(("mean", &self.mean)).chain(
+            self.by_language
+                .iter()
+                .map(|(lang, mean)| (lang.as_str(), mean)),
+        );
+        for (name, vector) in means.chain(self.remove.iter().map(|d| ("remove", d))) {
+            if vector.len() != dim {
+                return invalid(format!("{name} has {} values, the model {dim}", vector.len()));
+            }
+        }
+        for (i, a) in self.remove.iter().enumerate() {
+            for (j, b) in self.remove.iter().enumerate().skip(i) {
+                let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+                let expected = if i == j { 1.0 } else { 0.0 };
+                if (dot - expected).abs() > 1e-3 {
+                    return invalid(format!("remove directions {i} and {j} are not orthonormal"));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An encoder's center and cache keys, split off its model by [`Encoder::split_center`]: what
+/// [`super::derive_cached`] needs to give the encoder's vectors from its uncentred model's.
+pub struct Centring {
+    pub(super) cache_fingerprint: String,
+    pub(super) center: Option<Center>,
+}
+
+impl Centring {
+    /// True when a text's vector depends on its language (see [`Encoder::centres_by_language`]).
+    pub fn by_language(&self) -> bool {
+        self.center.as_ref().is_some_and(Center::varies_by_language)
     }
 }
 
@@ -110,21 +175,7 @@ impl Encoder {
                     path: center_path.clone(),
                     source,
                 })?;
-                for (name, mean) in std::iter::once(("mean", &center.mean)).chain(
-                    center
-                        .by_language
-                        .iter()
-                        .map(|(lang, mean)| (lang.as_str(), mean)),
-                ) {
-                    if mean.len() != shape.hidden_size {
-                        return Err(Error::Invalid(format!(
-                            "{}: {name} has {} values, the model {}",
-                            center_path.display(),
-                            mean.len(),
-                            shape.hidden_size
-                        )));
-                    }
-                }
+                center.check(shape.hidden_size, &center_path)?;
                 Some(center)
             }
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
@@ -162,12 +213,25 @@ impl Encoder {
     }
 
     /// The same encoder without its center: vectors as the model pools them (used to compute a
-    /// center). Its cache key space is its own.
-    pub fn uncentred(mut self) -> Encoder {
-        if self.center.take().is_some() {
+    /// center, and what a sentiment head trained on the model reads). Its cache key space is its
+    /// own.
+    pub fn uncentred(self) -> Encoder {
+        self.split_center().0
+    }
+
+    /// Splits this encoder in two: the same model without its center ([`Encoder::uncentred`]),
+    /// and what turns that model's vectors into this encoder's without running it again
+    /// ([`Centring`]). One pass of the model then serves a head that reads its plain vectors and
+    /// the topics that read the centred ones.
+    pub fn split_center(mut self) -> (Encoder, Centring) {
+        let centring = Centring {
+            cache_fingerprint: self.cache_fingerprint.clone(),
+            center: self.center.take(),
+        };
+        if centring.center.is_some() {
             self.cache_fingerprint.push_str("/uncentred");
         }
-        self
+        (self, centring)
     }
 
     /// Puts `prefix` before every text (see [`Center::prefix`]).

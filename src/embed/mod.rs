@@ -1,8 +1,13 @@
-//! The sentence encoder: a BERT-family transformer (all-MiniLM-L6-v2 by default), run offline from the
-//! files in `models/` by one of three backends (see [`Backend`]).
+//! The sentence encoder: a BERT-family transformer, run offline from the files in `models/` by one
+//! of three backends (see [`Backend`]). By default it is the sentiment model (multilingual-e5-small
+//! with the sentiment adapters, [`DEFAULT_MODEL`]); all-MiniLM-L6-v2 (English) and the plain
+//! multilingual-e5-small are options (`embed.model`).
 //!
-//! In: comment texts. Out: one L2-normalised, mean-pooled embedding per text (384 floats for MiniLM).
-//! The same embedding feeds sentiment and topics, so each comment passes through the encoder once.
+//! In: comment texts. Out: one L2-normalised, mean-pooled embedding per text (384 floats). A model
+//! folder's `center.json` ([`Center`]) turns the model's vectors into topic vectors: the mean of the
+//! text's language removed, the sentiment head's directions projected out, normalised again. When
+//! the topic encoder is the sentiment model, one pass serves both: the sentiment stage encodes, and
+//! [`derive_cached`] applies the center to its vectors ([`Encoder::split_center`]).
 //!
 //! Backend-independent work (`encode.rs`): texts are tokenised in parallel, split
 //! into windows when too long, sorted by token length and cut into batches padded to the batch's
@@ -43,8 +48,9 @@ use tokenizers::Tokenizer;
 
 pub use backend::Backend;
 pub use cache::EmbeddingCache;
-pub use config::{model_dir, worker_count, EmbedConfig, BATCH_TOKENS, MAX_WINDOWS};
-pub use load::{Center, ModelCheck};
+pub use config::{model_dir, worker_count, EmbedConfig, BATCH_TOKENS, DEFAULT_MODEL, MAX_WINDOWS};
+pub use load::{Center, Centring, ModelCheck};
+
 
 use crate::error::Result;
 use crate::types::Lang;
@@ -85,9 +91,7 @@ impl Encoder {
 
     /// True when a text's vector depends on its language (the center has per-language means).
     pub fn centres_by_language(&self) -> bool {
-        self.center
-            .as_ref()
-            .is_some_and(|center| !center.by_language.is_empty())
+        self.center.as_ref().is_some_and(Center::varies_by_language)
     }
 
     /// The backend running the model.
@@ -128,22 +132,12 @@ pub fn embed_cached(
     langs: Option<&[Lang]>,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<Vec<usize>> {
-    let by_language = encoder.centres_by_language();
-    let keys: Vec<cache::CacheKey> = texts
-        .par_iter()
-        .enumerate()
-        .map(|(index, text)| match langs {
-            Some(langs) if by_language => EmbeddingCache::key(
-                &format!(
-                    "{}/lang={}",
-                    encoder.cache_fingerprint(),
-                    langs[index].code()
-                ),
-                text,
-            ),
-            _ => EmbeddingCache::key(encoder.cache_fingerprint(), text),
-        })
-        .collect();
+    let keys = cache_keys(
+        encoder.cache_fingerprint(),
+        encoder.centres_by_language(),
+        texts,
+        langs,
+    );
     let mut missing: Vec<usize> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for (index, key) in keys.iter().enumerate() {
@@ -176,6 +170,11 @@ pub fn embed_cached(
             "texts longer than the windows allowed: encoded from their first windows"
         );
     }
+    Ok(used_slots(cache, &keys))
+}
+
+/// The slots of `keys`, all cached by now, marked as used by this run.
+fn used_slots(cache: &mut EmbeddingCache, keys: &[cache::CacheKey]) -> Vec<usize> {
     let slots: Vec<usize> = keys
         .iter()
         .map(|key| cache.slot(key).expect("every text is cached now"))
@@ -183,7 +182,58 @@ pub fn embed_cached(
     for &slot in &slots {
         cache.mark_used(slot);
     }
-    Ok(slots)
+    slots
+}
+
+/// The cache key of each text: its content under `fingerprint`, and under its language too when
+/// the vectors depend on it.
+fn cache_keys(
+    fingerprint: &str,
+    by_language: bool,
+    texts: &[&str],
+    langs: Option<&[Lang]>,
+) -> Vec<cache::CacheKey> {
+    texts
+        .par_iter()
+        .enumerate()
+        .map(|(index, text)| match langs {
+            Some(langs) if by_language => EmbeddingCache::key(
+                &format!("{fingerprint}/lang={}", langs[index].code()),
+                text,
+            ),
+            _ => EmbeddingCache::key(fingerprint, text),
+        })
+        .collect()
+}
+
+/// Gives `texts` the vectors of the encoder `centring` was split from, as [`embed_cached`] would,
+/// without running a model: each text missing from `cache` gets its uncentred model's vector
+/// (`plain.vector(plain_slots[i])`) with the center applied. Returns each text's slot in `cache`.
+pub fn derive_cached(
+    centring: &Centring,
+    cache: &mut EmbeddingCache,
+    texts: &[&str],
+    langs: &[Lang],
+    plain: &EmbeddingCache,
+    plain_slots: &[usize],
+) -> Result<Vec<usize>> {
+    let keys = cache_keys(
+        &centring.cache_fingerprint,
+        centring.by_language(),
+        texts,
+        Some(langs),
+    );
+    for ((key, &slot), &lang) in keys.iter().zip(plain_slots).zip(langs) {
+        if cache.get(key).is_none() {
+            let mut vector = plain.vector(slot).to_vec();
+            if let Some(center) = &centring.center {
+                center.apply(&mut vector, Some(lang));
+            }
+            cache.insert(*key, &vector);
+        }
+    }
+    cache.flush()?;
+    Ok(used_slots(cache, &keys))
 }
 
 #[cfg(test)]

@@ -17,7 +17,8 @@ use crate::error::{Error, Result};
 pub const MODELS_ENV: &str = "XSIGNAL_MODELS";
 
 /// The committed model files that builds of the model folders read (the sentiment adapters, the
-/// trained head, the calibration, the multilingual center), compiled into the binary so that an
+/// trained head, the calibration, the centers of the sentiment model and of the plain multilingual
+/// encoder), compiled into the binary so that an
 /// installed binary can put them into any models folder. Names are relative to the folder.
 pub const COMMITTED_FILES: &[(&str, &[u8])] = &[
     (
@@ -25,6 +26,13 @@ pub const COMMITTED_FILES: &[(&str, &[u8])] = &[
         include_bytes!(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/models/sentiment-e5-lora.safetensors"
+        )),
+    ),
+    (
+        super::SENTIMENT_CENTER,
+        include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/models/sentiment-e5-center.json"
         )),
     ),
     (

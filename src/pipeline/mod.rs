@@ -5,10 +5,10 @@
 use std::path::PathBuf;
 
 use crate::config::Config;
-use crate::embed::{self, EmbeddingCache, Encoder};
+use crate::embed::{EmbeddingCache, Encoder};
 use crate::error::Result;
 use crate::ingest::{self, ColumnMap, IngestOutput};
-use crate::sentiment::sentences::{self, SentimentModel};
+use crate::sentiment::sentences;
 use crate::summary::{IngestCounts, RunCounts};
 use crate::types::{Comment, Lang, Reject};
 use crate::workspace::{RunOutputs, WorkspaceWriter};
@@ -27,6 +27,7 @@ pub struct AnalyzeOptions {
     pub progress: bool,
 }
 
+mod encode;
 mod join;
 mod timer;
 
@@ -81,27 +82,23 @@ pub fn analyze(
     let duplicate_of = text::exact_duplicates(&texts);
 
     // Embed every comment, and each sentence of a multi-sentence comment (so that it can count for
-    // the topic nearest to it), once: cached by content hash.
+    // the topic nearest to it), once: cached by content hash. Score their sentiment.
     let spans = sentences::sentence_spans(&config.sentiment, &texts, &langs);
     let mut cache = EmbeddingCache::open(&workspace.shared_path("embeddings.bin"), encoder.dim())?;
-    let encoded = encode(encoder, &mut cache, &texts, &langs, &spans, &mut timer)?;
-
-    // Sentiment of comments and sentences, by the sentiment model (its own embedding cache).
-    let scored = timer.time("sentiment", total, || {
-        let model = SentimentModel::load(&config.sentiment, &options.models_dir, &config.embed)?;
-        let mut cache = EmbeddingCache::open(
-            &workspace.shared_path("sentiment-embeddings.bin"),
-            model.encoder.dim(),
-        )?;
-        let scored = model
-            .scorer(&config.sentiment)
-            .score(&mut cache, &texts, &langs, &spans)?;
-        if workspace.erased().is_some() {
-            cache.keep_only_used()?;
-        }
-        Ok(scored)
-    })?;
-    failpoint::hit("sentiment.done");
+    let units = encode::Units {
+        texts: &texts,
+        langs: &langs,
+        spans: &spans,
+    };
+    let (encoded, scored) = encode::embed_and_score(
+        encoder,
+        &mut cache,
+        &workspace,
+        config,
+        &options.models_dir,
+        &units,
+        &mut timer,
+    )?;
 
     // Topics, continued from the previous run's state in data-time epochs.
     let embeddings: Vec<&[f32]> = encoded
@@ -253,55 +250,5 @@ fn ingest_new(
         comments: sorted.new,
         rejects,
         counts,
-    })
-}
-
-/// The topic encoder's work in a run: the cache slots of the comments and of the sentences of
-/// multi-sentence comments.
-struct Encoded {
-    comments: Vec<usize>,
-    sentences: Vec<usize>,
-    /// Texts newly encoded (the rest came from the cache).
-    count: u64,
-    /// Comments longer than the encoder's windows.
-    cut_texts: u64,
-}
-
-/// Encodes `texts` and the sentences at `spans` through `cache`, then drops the encoder (its
-/// sessions hold a few hundred MB; the later stages do not need them).
-fn encode(
-    encoder: Encoder,
-    cache: &mut EmbeddingCache,
-    texts: &[&str],
-    langs: &[Lang],
-    spans: &[Vec<std::ops::Range<usize>>],
-    timer: &mut Timer,
-) -> Result<Encoded> {
-    let cached_before = cache.len();
-    let total = texts.len() as u64;
-    let comments = timer.time_with_bar("embed", total, |bar| {
-        embed::embed_cached(&encoder, cache, texts, Some(langs), &|done| {
-            bar.inc(done as u64)
-        })
-    })?;
-    failpoint::hit("embed.done");
-    let cut_texts = encoder.cut_texts() as u64;
-    let sentences = timer.time("sentences", total, || {
-        let (sentence_texts, sentence_langs) =
-            sentences::sentence_texts_and_langs(texts, langs, spans);
-        embed::embed_cached(
-            &encoder,
-            cache,
-            &sentence_texts,
-            Some(&sentence_langs),
-            &|_| {},
-        )
-    })?;
-    failpoint::hit("sentences.done");
-    Ok(Encoded {
-        comments,
-        sentences,
-        count: (cache.len() - cached_before) as u64,
-        cut_texts,
     })
 }

@@ -23,8 +23,8 @@ use crate::error::{Error, Result};
 use crate::types::{Sentiment, SentimentLabel};
 
 /// The sentiment model's folder under the models directory (the `sentiment.model` default; `xsignal
-/// models fetch` builds it).
-pub const SENTIMENT_MODEL: &str = "sentiment-e5";
+/// models fetch` builds it). It is the default topic encoder too ([`crate::embed::DEFAULT_MODEL`]).
+pub const SENTIMENT_MODEL: &str = crate::embed::DEFAULT_MODEL;
 
 /// Settings of the sentiment stage.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -95,11 +95,24 @@ impl SentimentConfig {
         }
     }
 
+    /// True when the sentiment model is the topic encoder's model (`embed`): one pass of it then
+    /// serves both (see [`crate::embed::Encoder::split_center`]).
+    pub fn shares_encoder(&self, embed: &EmbedConfig) -> bool {
+        self.encoder_config(embed) == *embed
+    }
+
     /// Loads the sentiment encoder and head, checking that the head was trained on that encoder.
+    /// The encoder gives the vectors as the model pools them, whatever center its folder has
+    /// (the head was trained on those).
     pub fn load(&self, models_dir: &Path, embed: &EmbedConfig) -> Result<(Encoder, SentimentHead)> {
-        let encoder = Encoder::load(models_dir, &self.encoder_config(embed))?;
-        let head = self.matching_head(models_dir, encoder.fingerprint(), encoder.dim())?;
+        let encoder = Encoder::load(models_dir, &self.encoder_config(embed))?.uncentred();
+        let head = self.head_for(models_dir, &encoder)?;
         Ok((encoder, head))
+    }
+
+    /// The head for `encoder` (an uncentred encoder of the configured model), checked against it.
+    pub fn head_for(&self, models_dir: &Path, encoder: &Encoder) -> Result<SentimentHead> {
+        self.matching_head(models_dir, encoder.fingerprint(), encoder.dim())
     }
 
     /// Checks what [`SentimentConfig::load`] and [`SentimentConfig::load_calibration`] need (the

@@ -100,6 +100,26 @@ impl SentimentModel {
         embed: &EmbedConfig,
     ) -> Result<SentimentModel> {
         let (encoder, head) = config.load(models_dir, embed)?;
+        Self::with_head(config, models_dir, encoder, head)
+    }
+
+    /// The configured model on an encoder already loaded (uncentred, see
+    /// [`crate::embed::Encoder::split_center`]).
+    pub fn with_encoder(
+        config: &SentimentConfig,
+        models_dir: &Path,
+        encoder: Encoder,
+    ) -> Result<SentimentModel> {
+        let head = config.head_for(models_dir, &encoder)?;
+        Self::with_head(config, models_dir, encoder, head)
+    }
+
+    fn with_head(
+        config: &SentimentConfig,
+        models_dir: &Path,
+        encoder: Encoder,
+        head: SentimentHead,
+    ) -> Result<SentimentModel> {
         let calibration = config.load_calibration(models_dir, encoder.fingerprint())?;
         Ok(SentimentModel {
             encoder,
@@ -180,15 +200,17 @@ pub fn sentence_texts_and_langs<'t>(
 impl Scorer<'_> {
     /// Scores `texts` split at `spans` (from [`sentence_spans`]): encodes each text and the
     /// sentences of multi-sentence texts through `cache` (which must belong to `encoder`), and mixes
-    /// whole text and sentences by `config.whole_weight`.
+    /// whole text and sentences by `config.whole_weight`. `progress` counts texts as their whole
+    /// text is encoded.
     pub fn score(
         &self,
         cache: &mut EmbeddingCache,
         texts: &[&str],
         langs: &[Lang],
         spans: &[Vec<std::ops::Range<usize>>],
+        progress: &(dyn Fn(usize) + Sync),
     ) -> Result<Vec<Scored>> {
-        score_comments(self, cache, texts, langs, spans)
+        score_comments(self, cache, texts, langs, spans, progress)
     }
 }
 
@@ -199,6 +221,7 @@ fn score_comments(
     texts: &[&str],
     langs: &[Lang],
     spans: &[Vec<std::ops::Range<usize>>],
+    progress: &(dyn Fn(usize) + Sync),
 ) -> Result<Vec<Scored>> {
     let (head, encoder) = (scorer.head, scorer.encoder);
     let identity = LanguageCalibration::IDENTITY;
@@ -207,7 +230,7 @@ fn score_comments(
     } else {
         1.0
     };
-    let comment_slots = embed_cached(encoder, cache, texts, None, &|_| {})?;
+    let comment_slots = embed_cached(encoder, cache, texts, None, progress)?;
     let sentence_texts = sentence_texts(texts, spans);
     let sentence_slots = embed_cached(encoder, cache, &sentence_texts, None, &|_| {})?;
     let cache: &EmbeddingCache = cache;
@@ -391,7 +414,7 @@ mod tests {
             calibration: None,
         };
         let scored = scorer
-            .score(&mut cache, &[text], &[Lang::En], &spans)
+            .score(&mut cache, &[text], &[Lang::En], &spans, &|_| {})
             .unwrap();
         let sentences = &scored[0].sentences;
         assert_eq!(sentences.len(), 2);
@@ -428,7 +451,11 @@ mod tests {
             config: &config,
             calibration: calibration.as_ref(),
         };
-        Some(scorer.score(&mut cache, &strings, &langs, &spans).unwrap())
+        Some(
+            scorer
+                .score(&mut cache, &strings, &langs, &spans, &|_| {})
+                .unwrap(),
+        )
     }
 
     #[test]
