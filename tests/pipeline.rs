@@ -609,10 +609,12 @@ fn one_pass_gives_the_topic_encoders_vectors() {
     let direct = encoder.embed_in(&texts, Some(&langs), &|_| {}).unwrap();
     let (plain, centring) = encoder.split_center();
     let temp = tempfile::tempdir().unwrap();
-    let mut plain_cache = EmbeddingCache::open(&temp.path().join("plain.bin"), plain.dim()).unwrap();
+    let mut plain_cache =
+        EmbeddingCache::open(&temp.path().join("plain.bin"), plain.dim()).unwrap();
     let slots = embed_cached(&plain, &mut plain_cache, &texts, None, &|_| {}).unwrap();
     let mut cache = EmbeddingCache::open(&temp.path().join("topics.bin"), plain.dim()).unwrap();
-    let derived = derive_cached(&centring, &mut cache, &texts, &langs, &plain_cache, &slots).unwrap();
+    let derived =
+        derive_cached(&centring, &mut cache, &texts, &langs, &plain_cache, &slots).unwrap();
     for (index, (vector, &slot)) in direct.iter().zip(&derived).enumerate() {
         let cosine = xsignal::embed::cosine(vector, cache.vector(slot));
         assert!(cosine > 0.9999, "text {index}: {cosine}");

@@ -81,7 +81,10 @@ impl Center {
         );
         for (name, vector) in means.chain(self.remove.iter().map(|d| ("remove", d))) {
             if vector.len() != dim {
-                return invalid(format!("{name} has {} values, the model {dim}", vector.len()));
+                return invalid(format!(
+                    "{name} has {} values, the model {dim}",
+                    vector.len()
+                ));
             }
         }
         for (i, a) in self.remove.iter().enumerate() {

@@ -51,7 +51,6 @@ pub use cache::EmbeddingCache;
 pub use config::{model_dir, worker_count, EmbedConfig, BATCH_TOKENS, DEFAULT_MODEL, MAX_WINDOWS};
 pub use load::{Center, Centring, ModelCheck};
 
-
 use crate::error::Result;
 use crate::types::Lang;
 
@@ -197,10 +196,9 @@ fn cache_keys(
         .par_iter()
         .enumerate()
         .map(|(index, text)| match langs {
-            Some(langs) if by_language => EmbeddingCache::key(
-                &format!("{fingerprint}/lang={}", langs[index].code()),
-                text,
-            ),
+            Some(langs) if by_language => {
+                EmbeddingCache::key(&format!("{fingerprint}/lang={}", langs[index].code()), text)
+            }
             _ => EmbeddingCache::key(fingerprint, text),
         })
         .collect()

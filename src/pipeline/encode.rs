@@ -31,11 +31,15 @@ pub(super) struct Encoded {
 }
 
 /// What a run encodes: the comments' texts, their languages and their sentence spans (from
-/// [`sentences::sentence_spans`]).
+/// [`sentences::sentence_spans`]); and where: the workspace (for the sentiment model's cache), the
+/// config and the models folder.
 pub(super) struct Units<'a> {
     pub texts: &'a [&'a str],
     pub langs: &'a [Lang],
     pub spans: &'a [Vec<std::ops::Range<usize>>],
+    pub workspace: &'a WorkspaceWriter,
+    pub config: &'a Config,
+    pub models_dir: &'a Path,
 }
 
 /// Gives every comment and sentence of `units` its topic vector in `cache` (the topic encoder's
@@ -43,20 +47,18 @@ pub(super) struct Units<'a> {
 pub(super) fn embed_and_score(
     encoder: Encoder,
     cache: &mut EmbeddingCache,
-    workspace: &WorkspaceWriter,
-    config: &Config,
-    models_dir: &Path,
     units: &Units,
     timer: &mut Timer,
 ) -> Result<(Encoded, Vec<Scored>)> {
+    let config = units.config;
     if config.sentiment.shares_encoder(&config.embed) {
-        return one_pass(encoder, cache, workspace, config, models_dir, units, timer);
+        return one_pass(encoder, cache, units, timer);
     }
     let encoded = encode(encoder, cache, units, timer)?;
     let total = units.texts.len() as u64;
     let scored = timer.time("sentiment", total, || {
-        let model = SentimentModel::load(&config.sentiment, models_dir, &config.embed)?;
-        Ok(score(&model, workspace, config, units, &|_| {})?.scored)
+        let model = SentimentModel::load(&config.sentiment, units.models_dir, &config.embed)?;
+        Ok(score(&model, units, &|_| {})?.scored)
     })?;
     failpoint::hit("sentiment.done");
     Ok((encoded, scored))
@@ -67,19 +69,14 @@ pub(super) fn embed_and_score(
 fn one_pass(
     encoder: Encoder,
     cache: &mut EmbeddingCache,
-    workspace: &WorkspaceWriter,
-    config: &Config,
-    models_dir: &Path,
     units: &Units,
     timer: &mut Timer,
 ) -> Result<(Encoded, Vec<Scored>)> {
     let total = units.texts.len() as u64;
     let (plain, centring) = encoder.split_center();
     let (mut scoring, plain_slots, cut_texts) = timer.time_with_bar("sentiment", total, |bar| {
-        let model = SentimentModel::with_encoder(&config.sentiment, models_dir, plain)?;
-        let mut scoring = score(&model, workspace, config, units, &|done| {
-            bar.inc(done as u64)
-        })?;
+        let model = SentimentModel::with_encoder(&units.config.sentiment, units.models_dir, plain)?;
+        let mut scoring = score(&model, units, &|done| bar.inc(done as u64))?;
         // Every text is cached now: this only looks their slots up.
         let sentence_texts = sentences::sentence_texts(units.texts, units.spans);
         let slots = [units.texts, &sentence_texts[..]].map(|texts| {
@@ -134,17 +131,16 @@ struct Scoring {
 /// they are finished.
 fn score(
     model: &SentimentModel,
-    workspace: &WorkspaceWriter,
-    config: &Config,
     units: &Units,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<Scoring> {
+    let workspace = units.workspace;
     let mut cache = EmbeddingCache::open(
         &workspace.shared_path("sentiment-embeddings.bin"),
         model.encoder.dim(),
     )?;
     let cached_before = cache.len();
-    let scored = model.scorer(&config.sentiment).score(
+    let scored = model.scorer(&units.config.sentiment).score(
         &mut cache,
         units.texts,
         units.langs,

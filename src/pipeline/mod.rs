@@ -89,16 +89,11 @@ pub fn analyze(
         texts: &texts,
         langs: &langs,
         spans: &spans,
-    };
-    let (encoded, scored) = encode::embed_and_score(
-        encoder,
-        &mut cache,
-        &workspace,
+        workspace: &workspace,
         config,
-        &options.models_dir,
-        &units,
-        &mut timer,
-    )?;
+        models_dir: &options.models_dir,
+    };
+    let (encoded, scored) = encode::embed_and_score(encoder, &mut cache, &units, &mut timer)?;
 
     // Topics, continued from the previous run's state in data-time epochs.
     let embeddings: Vec<&[f32]> = encoded
