@@ -46,8 +46,9 @@ pub fn analyze(
 ) -> Result<AnalyzeSummary> {
     let mut timer = Timer::new(options.progress);
     // Load the topic encoder and check the sentiment model first: a missing model fails before any
-    // work is done. The sentiment model is loaded after the topic encoder is dropped, so the two
-    // never hold memory at the same time.
+    // work is done. By default the topic encoder is the sentiment model, which then runs once
+    // (`encode.rs`); another topic encoder is dropped before the sentiment model is loaded, so the
+    // two never hold memory at the same time.
     let encoder = Encoder::load(&options.models_dir, &config.embed)?;
     config.sentiment.check(&options.models_dir, &config.embed)?;
     let encoder_fingerprint = encoder.fingerprint().to_string();
