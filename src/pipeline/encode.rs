@@ -74,10 +74,11 @@ fn one_pass(
 ) -> Result<(Encoded, Vec<Scored>)> {
     let total = units.texts.len() as u64;
     let (plain, centring) = encoder.split_center();
-    let (mut scoring, plain_slots, cut_texts) = timer.time_with_bar("sentiment", total, |bar| {
+    let (scoring, plain_slots, cut_texts) = timer.time_with_bar("sentiment", total, |bar| {
         let model = SentimentModel::with_encoder(&units.config.sentiment, units.models_dir, plain)?;
         let mut scoring = score(&model, units, &|done| bar.inc(done as u64))?;
-        // Every text is cached now: this only looks their slots up.
+        // Every text is cached now: this only looks their slots up (anew, as an erasure has
+        // compacted the cache since the scorer read it).
         let sentence_texts = sentences::sentence_texts(units.texts, units.spans);
         let slots = [units.texts, &sentence_texts[..]].map(|texts| {
             embed::embed_cached(&model.encoder, &mut scoring.cache, texts, None, &|_| {})
@@ -115,7 +116,7 @@ fn one_pass(
     })?;
     failpoint::hit("embed.done");
     failpoint::hit("sentences.done");
-    Ok((encoded, std::mem::take(&mut scoring.scored)))
+    Ok((encoded, scoring.scored))
 }
 
 /// What [`score`] gives.
