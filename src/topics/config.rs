@@ -58,6 +58,11 @@ pub struct TopicsConfig {
     /// Most clustering steps in one run; when new comments span more epochs, consecutive epochs are
     /// grouped into this many steps (and a replay no longer equals the single run).
     pub max_epoch_steps: usize,
+    /// Recentre the topic space on the data: a workspace's first fit (of at least 100 distinct
+    /// comments) fixes the mean of its comment vectors, and every vector is compared with the
+    /// centroids with that mean removed (`TopicState::offset`). Off: the encoder's vectors as
+    /// they are.
+    pub recentre: bool,
 }
 
 impl Default for TopicsConfig {
@@ -82,6 +87,7 @@ impl Default for TopicsConfig {
             seed: 42,
             epoch_hours: 24.0,
             max_epoch_steps: 120,
+            recentre: true,
         }
     }
 }

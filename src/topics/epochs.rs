@@ -179,6 +179,7 @@ pub fn cluster_epochs(
             through: through(step, state.as_ref()),
             comments: state.as_ref().map_or(0, |state| state.comments),
             encoder: state.as_ref().and_then(|state| state.encoder.clone()),
+            offset: fitted.offset,
         };
         let current = with_topics(&subset, &topic_ids);
         let seq = events.last().map_or(last_seq, |event| event.seq);

@@ -18,6 +18,7 @@ pub(super) fn finish(inputs: &[TopicInput], fitted: Fitted, config: &TopicsConfi
         topics,
         next_id,
         merges,
+        offset,
     } = fitted;
     let mut members: Vec<Vec<usize>> = vec![Vec::new(); topics.len()];
     for (row, slot) in slot_of.iter().enumerate() {
@@ -113,6 +114,7 @@ pub(super) fn finish(inputs: &[TopicInput], fitted: Fitted, config: &TopicsConfi
             through: None,
             comments: inputs.len() as u64,
             encoder: None,
+            offset,
         },
         merges,
         themes,

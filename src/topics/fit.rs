@@ -18,6 +18,8 @@ pub(super) struct Fitted {
     pub(super) topics: Vec<TopicCentroid>,
     pub(super) next_id: TopicId,
     pub(super) merges: Vec<(TopicId, TopicId)>,
+    /// The topic space's offset ([`TopicState::offset`]), kept for the next fit.
+    pub(super) offset: Option<Vec<f32>>,
 }
 
 impl Fitted {
@@ -37,7 +39,18 @@ pub(super) fn fit(
     config: &TopicsConfig,
 ) -> Fitted {
     let dim = embedding_dim(inputs);
-    let (matrix, valid) = build_matrix(inputs, dim);
+    let (mut matrix, mut valid) = build_matrix(inputs, dim);
+    let kept = previous
+        .and_then(|state| state.offset.clone())
+        .filter(|offset| offset.len() == dim);
+    let fixed_now = match kept {
+        Some(_) => None,
+        None => first_offset(&matrix, inputs, &valid, config),
+    };
+    let offset = kept.or_else(|| fixed_now.clone());
+    if let Some(offset) = &offset {
+        recentre_rows(&mut matrix, &mut valid, offset);
+    }
     let invalid_count = valid.iter().filter(|&&ok| !ok).count();
     if invalid_count > 0 {
         tracing::warn!(
@@ -50,6 +63,17 @@ pub(super) fn fit(
     let mut topics: Vec<TopicCentroid> = previous
         .map(|state| state.topics.clone())
         .unwrap_or_default();
+    // Topics of the days before the offset was fixed move into the recentred space with it.
+    if let Some(offset) = &fixed_now {
+        for topic in &mut topics {
+            let mut moved = vec![0.0f32; topic.centroid.len()];
+            if topic.centroid.len() == offset.len()
+                && recentre_into(&topic.centroid, offset, &mut moved)
+            {
+                topic.centroid = moved;
+            }
+        }
+    }
     let mut next_id = previous.map_or(0, |state| state.next_id);
     if let Some(highest) = topics.iter().map(|topic| topic.id).max() {
         next_id = next_id.max(highest.saturating_add(1));
@@ -249,6 +273,7 @@ pub(super) fn fit(
         topics,
         next_id,
         merges,
+        offset,
     }
 }
 
@@ -397,6 +422,64 @@ fn embedding_dim(inputs: &[TopicInput]) -> usize {
 
 /// The embeddings as one contiguous row-major matrix, each row re-normalised to unit length; rows
 /// whose embedding is unusable are zero and marked invalid.
+/// Fewest distinct comments whose mean may become a workspace's [`TopicState::offset`]: fewer
+/// say more about themselves than about the corpus they come from.
+const OFFSET_MIN_COMMENTS: usize = 100;
+
+/// The offset a workspace fixes ([`TopicState::offset`]) at its first fit of at least
+/// [`OFFSET_MIN_COMMENTS`] distinct comments (a stream's first days may have fewer), when
+/// `config.recentre` is on: the mean of their unit vectors. Summed in row order, so it does not
+/// depend on the thread count.
+fn first_offset(
+    matrix: &Matrix,
+    inputs: &[TopicInput],
+    valid: &[bool],
+    config: &TopicsConfig,
+) -> Option<Vec<f32>> {
+    let rows: Vec<usize> = (0..inputs.len())
+        .filter(|&row| valid[row] && !inputs[row].duplicate)
+        .collect();
+    if !config.recentre || rows.len() < OFFSET_MIN_COMMENTS {
+        return None;
+    }
+    let mut sum = vec![0.0f64; matrix.dim()];
+    for &row in &rows {
+        for (total, &value) in sum.iter_mut().zip(matrix.row(row)) {
+            *total += f64::from(value);
+        }
+    }
+    Some(
+        sum.iter()
+            .map(|total| (total / rows.len() as f64) as f32)
+            .collect(),
+    )
+}
+
+/// Turns a unit vector into its place in a topic space with `offset`: the offset removed, length
+/// one again. False (and `out` untouched) when nothing is left.
+pub(super) fn recentre_into(vector: &[f32], offset: &[f32], out: &mut [f32]) -> bool {
+    let moved: Vec<f64> = vector
+        .iter()
+        .zip(offset)
+        .map(|(&value, &mean)| f64::from(value) - f64::from(mean))
+        .collect();
+    normalize_into(&moved, out)
+}
+
+/// [`recentre_into`] for every valid row of `matrix`; a row with nothing left becomes invalid.
+fn recentre_rows(matrix: &mut Matrix, valid: &mut [bool], offset: &[f32]) {
+    let dim = matrix.dim();
+    let mut out = vec![0.0f32; dim];
+    for (row, ok) in valid.iter_mut().enumerate() {
+        if *ok {
+            *ok = recentre_into(matrix.row(row), offset, &mut out);
+            if *ok {
+                matrix.row_mut(row).copy_from_slice(&out);
+            }
+        }
+    }
+}
+
 fn build_matrix(inputs: &[TopicInput], dim: usize) -> (Matrix, Vec<bool>) {
     let mut data = vec![0.0f32; inputs.len() * dim];
     let mut valid = vec![false; inputs.len()];

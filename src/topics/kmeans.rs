@@ -42,6 +42,11 @@ impl Matrix {
     pub(crate) fn row(&self, index: usize) -> &[f32] {
         &self.data[index * self.dim..(index + 1) * self.dim]
     }
+
+    /// Row `index`, to change.
+    pub(crate) fn row_mut(&mut self, index: usize) -> &mut [f32] {
+        &mut self.data[index * self.dim..(index + 1) * self.dim]
+    }
 }
 
 pub(crate) use crate::rng::SplitMix64;

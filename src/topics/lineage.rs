@@ -177,6 +177,7 @@ mod tests {
             through: None,
             comments: 0,
             encoder: None,
+            offset: None,
         }
     }
 

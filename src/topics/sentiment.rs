@@ -5,6 +5,7 @@
 
 use rayon::prelude::*;
 
+use super::fit::recentre_into;
 use super::{Assignment, TopicCentroid, TopicInput, TopicState};
 use crate::sentiment::sentences::Scored;
 use crate::types::{Comment, SentimentCounts, SentimentLabel, Topic, TopicId};
@@ -68,7 +69,8 @@ pub enum SentimentUnit<'a> {
 
 /// Topic sentiment from sentences: a sentence counts for the live topic whose centroid is nearest to
 /// it when that cosine reaches `min_similarity` (short sentences are generic, so this bar is higher
-/// than the one for whole comments), else for its comment's topic. "Fast delivery, but the battery
+/// than the one for whole comments), else for its comment's topic. Sentences are compared in the
+/// state's recentred space ([`TopicState::offset`]), as comments are. "Fast delivery, but the battery
 /// died" adds a positive to the delivery topic and a negative to the battery topic. Single-sentence
 /// comments count for their own topic. Replaces the `sentiment` counts of `topics` (which then
 /// count sentences).
@@ -88,6 +90,18 @@ pub fn sentence_sentiment(
         .map(|unit| match *unit {
             SentimentUnit::Comment(topic, label) => topic.map(|topic| (topic, label)),
             SentimentUnit::Sentence(embedding, own, label) => {
+                let recentred;
+                let embedding = match &state.offset {
+                    Some(offset) if offset.len() == embedding.len() => {
+                        let mut out = vec![0.0f32; embedding.len()];
+                        if !recentre_into(embedding, offset, &mut out) {
+                            return own.map(|topic| (topic, label));
+                        }
+                        recentred = out;
+                        recentred.as_slice()
+                    }
+                    _ => embedding,
+                };
                 let mut best: Option<(f32, TopicId)> = None;
                 for topic in &live {
                     let similarity: f32 = topic

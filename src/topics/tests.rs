@@ -291,7 +291,11 @@ fn topics_whose_centroids_converge_merge_into_the_larger() {
     let mut corpus = Corpus::new();
     corpus.add_blob(&a, &BATTERY, 60, &mut rng);
     corpus.add_blob(&b, &DELIVERY, 40, &mut rng);
-    let config = TopicsConfig::default();
+    // The cosines above are the ones compared (no recentring, which would move them apart).
+    let config = TopicsConfig {
+        recentre: false,
+        ..TopicsConfig::default()
+    };
     let first = cluster(&corpus.inputs(), None, &config);
     assert_eq!(first.topics.len(), 2, "{:?}", first.topics);
     // Many comments between the two pull the centroids together.
@@ -318,6 +322,80 @@ fn topics_whose_centroids_converge_merge_into_the_larger() {
 }
 
 #[test]
+fn a_shared_part_of_every_vector_does_not_make_distinct_subjects_one_topic() {
+    // Three subjects whose centres share a common part, every pair at a cosine of about 0.9, as an
+    // encoder's vectors of one kind of text (news, forum posts) do: above `merge_similarity`.
+    let mut rng = SplitMix64::new(21);
+    let common = random_direction(&mut rng);
+    let centers: Vec<Vec<f32>> = (0..3)
+        .map(|_| {
+            let own = random_direction(&mut rng);
+            normalized(common.iter().zip(&own).map(|(c, o)| 3.0 * c + o).collect())
+        })
+        .collect();
+    assert!(dot(&centers[0], &centers[1]) > 0.85);
+    let mut corpus = Corpus::new();
+    corpus.add_blob(&centers[0], &BATTERY, 60, &mut rng);
+    corpus.add_blob(&centers[1], &DELIVERY, 50, &mut rng);
+    corpus.add_blob(&centers[2], &PAYMENT, 40, &mut rng);
+    let topic_sets = |result: &TopicsResult| -> Vec<Option<TopicId>> {
+        [0, 60, 110].iter().map(|&i| topic_of(result, i)).collect()
+    };
+
+    let config = TopicsConfig::default();
+    let recentred = cluster(&corpus.inputs(), None, &config);
+    assert_eq!(recentred.topics.len(), 3, "{:?}", recentred.topics);
+    for (start, end) in [(0, 60), (60, 110), (110, 150)] {
+        assert!((start..end).all(|i| topic_of(&recentred, i) == topic_of(&recentred, start)));
+    }
+    let mut distinct = topic_sets(&recentred);
+    distinct.dedup();
+    assert_eq!(distinct.len(), 3);
+    let offset = recentred
+        .state
+        .offset
+        .clone()
+        .expect("150 comments fix the offset");
+
+    // The encoder's vectors as they are: one topic.
+    let plain = TopicsConfig {
+        recentre: false,
+        ..TopicsConfig::default()
+    };
+    let merged = cluster(&corpus.inputs(), None, &plain);
+    assert_eq!(merged.topics.len(), 1, "{:?}", merged.topics);
+    assert_eq!(merged.state.offset, None);
+
+    // Later runs keep the first fit's offset, whatever comes next.
+    let fourth = normalized(
+        common
+            .iter()
+            .zip(random_direction(&mut rng))
+            .map(|(c, o)| 3.0 * c + o)
+            .collect(),
+    );
+    corpus.add_blob(&fourth, &DELIVERY, 80, &mut rng);
+    let next = cluster(&corpus.inputs(), Some(&recentred.state), &config);
+    assert_eq!(next.state.offset.as_ref(), Some(&offset));
+
+    // Too few comments say more about themselves than about their corpus: a first fit of 60
+    // leaves the offset to a later run, which moves the topics it finds into the new space.
+    let mut small = Corpus::new();
+    small.add_blob(&centers[0], &BATTERY, 30, &mut rng);
+    small.add_blob(&centers[1], &DELIVERY, 30, &mut rng);
+    let early = cluster(&small.inputs(), None, &config);
+    assert_eq!(early.state.offset, None);
+    assert_eq!(early.topics.len(), 1, "{:?}", early.topics);
+    small.add_blob(&centers[2], &PAYMENT, 60, &mut rng);
+    let later = cluster(&small.inputs(), Some(&early.state), &config);
+    assert!(later.state.offset.is_some());
+    let mut distinct: Vec<Option<TopicId>> =
+        [0, 30, 60].iter().map(|&i| topic_of(&later, i)).collect();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 3, "{:?}", later.topics);
+}
+
+#[test]
 fn themes_group_related_topics() {
     let (mut corpus, centers, mut rng) = two_blobs(5);
     // A third subject close to the delivery one (cosine about 0.75 between the centres).
@@ -329,9 +407,11 @@ fn themes_group_related_topics() {
             .collect(),
     );
     corpus.add_blob(&related, &PAYMENT, 30, &mut rng);
-    // Three topics (the silhouette would see two subjects, as the themes below do).
+    // Three topics (the silhouette would see two subjects, as the themes below do), compared at
+    // the cosines above (no recentring).
     let config = TopicsConfig {
         auto_clusters: AutoClusters::Sqrt,
+        recentre: false,
         ..TopicsConfig::default()
     };
     let result = cluster(&corpus.inputs(), None, &config);
@@ -420,6 +500,7 @@ fn empty_and_tiny_inputs_give_no_topics() {
             through: None,
             comments: 0,
             encoder: None,
+            offset: None,
             next_id: 0,
             topics: Vec::new(),
             run: 1,
@@ -455,6 +536,7 @@ fn sentence_sentiment_counts_each_sentence_for_its_nearest_topic() {
         through: None,
         comments: 0,
         encoder: None,
+        offset: None,
         next_id: 4,
         run: 1,
         topics: vec![
@@ -527,6 +609,7 @@ fn epochs_follow_data_days_and_late_comments_join_the_first_open_one() {
         through: Some(2 * 86_400),
         comments: 2,
         encoder: None,
+        offset: None,
     };
     let plan = plan_epochs(
         &[day(2), day(2), day(1), day(5), None],

@@ -10,7 +10,8 @@ use serde_json::json;
 use super::{ItemKey, Prepared, RawSignal, TrendDoc, TrendsConfig};
 use crate::types::{Signal, SignalKind, TopicId, Window};
 
-/// A phrase signal is about the topic that holds at least this share of its comments.
+/// A phrase signal is about the topic that holds at least this share of its comments; failing
+/// that, about the theme whose topics hold that share (and, in it, the topic holding most).
 const TOPIC_LINK_SHARE: f64 = 0.5;
 
 pub(super) struct AssemblyContext<'a, 'd> {
@@ -23,6 +24,40 @@ pub(super) struct AssemblyContext<'a, 'd> {
     pub(super) topic_themes: &'a HashMap<TopicId, TopicId>,
     pub(super) idf: &'a HashMap<&'a str, (u32, f64)>,
     pub(super) config: &'a TrendsConfig,
+}
+
+/// The topic a phrase signal with `support` comments is about, given how many of them each topic
+/// holds (`topic_counts`, most first), and the share's level: the topic holding at least
+/// [`TOPIC_LINK_SHARE`] of them (`"topic"`); else, when one theme's topics hold that share
+/// together, its topic holding most of them (`"theme"`): an issue that the topics cut into facets
+/// or languages (the reboots, the lost Wi-Fi; English, German) is still one subject. Returns the
+/// topic with the comments of the level's share.
+fn phrase_link(
+    topic_counts: &[(TopicId, u64)],
+    support: usize,
+    topic_themes: &HashMap<TopicId, TopicId>,
+) -> (Option<(TopicId, u64)>, &'static str) {
+    let enough = |comments: u64| comments as f64 >= TOPIC_LINK_SHARE * support as f64;
+    if let Some(&(topic, comments)) = topic_counts.first().filter(|(_, c)| enough(*c)) {
+        return (Some((topic, comments)), "topic");
+    }
+    let mut per_theme: BTreeMap<TopicId, u64> = BTreeMap::new();
+    for (topic, comments) in topic_counts {
+        if let Some(&theme) = topic_themes.get(topic) {
+            *per_theme.entry(theme).or_default() += comments;
+        }
+    }
+    let best = per_theme
+        .into_iter()
+        .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
+        .filter(|&(_, comments)| enough(comments));
+    let linked = best.and_then(|(theme, comments)| {
+        topic_counts
+            .iter()
+            .find(|(topic, _)| topic_themes.get(topic) == Some(&theme))
+            .map(|&(topic, _)| (topic, comments))
+    });
+    (linked, "theme")
 }
 
 /// A sparse tf-idf vector of the terms in a set of comments.
@@ -381,10 +416,14 @@ fn assemble(
         .collect::<Vec<_>>());
     let topic = match main.key {
         ItemKey::Topic(topic) | ItemKey::Negative(topic) => Some(topic),
-        ItemKey::Term(_) => topic_counts
-            .first()
-            .filter(|(_, comments)| *comments as f64 >= TOPIC_LINK_SHARE * support.len() as f64)
-            .map(|&(topic, _)| topic),
+        ItemKey::Term(_) => {
+            let (link, level) = phrase_link(&topic_counts, support.len(), context.topic_themes);
+            if let Some((_, comments)) = link {
+                evidence["link"] =
+                    json!({"level": level, "comments": comments, "of": support.len()});
+            }
+            link.map(|(topic, _)| topic)
+        }
     };
     let theme = topic.and_then(|topic| context.topic_themes.get(&topic).copied());
     if let Some(known) = topic.and_then(|topic| context.topic_known_from.get(&topic)) {

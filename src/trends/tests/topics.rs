@@ -209,3 +209,39 @@ fn a_signal_names_the_topic_of_its_comments_and_that_topic_s_theme() {
     assert_eq!(plain.signals[0].topic, None);
     assert_eq!(plain.signals[0].theme, None);
 }
+
+#[test]
+fn a_phrase_signal_spread_over_one_theme_s_topics_names_that_theme() {
+    // The planted rise cut into three topics (facets, or languages, of one issue): none holds half
+    // of its comments, their theme does.
+    let stream = |themes: [TopicId; 3]| {
+        let mut owned = background(&Background::default());
+        let mut planted = slow_burn(12, 3, 6.0, 100_000, 1);
+        for (index, comment) in planted.iter_mut().enumerate() {
+            comment.topic = Some(3 + (index % 3) as TopicId);
+        }
+        owned.extend(planted);
+        let mut listed = topics();
+        for (offset, theme) in themes.into_iter().enumerate() {
+            listed[3 + offset].theme = Some(theme);
+        }
+        let docs = to_docs(&owned);
+        detect(&docs, &listed, &TrendsConfig::default()).expect("detect runs")
+    };
+    let phrase = |output: &TrendsOutput| {
+        output
+            .signals
+            .iter()
+            .find(|signal| signal.kind == SignalKind::Phrase)
+            .cloned()
+            .expect("a phrase signal")
+    };
+    let one_theme = phrase(&stream([9, 9, 9]));
+    assert!(matches!(one_theme.topic, Some(3..=5)), "{one_theme:#?}");
+    assert_eq!(one_theme.theme, Some(9));
+    assert_eq!(one_theme.evidence["link"]["level"], "theme");
+    // Three themes: the comments concentrate nowhere, and the signal names no topic.
+    let apart = phrase(&stream([9, 10, 11]));
+    assert_eq!(apart.topic, None, "{apart:#?}");
+    assert_eq!(apart.theme, None);
+}
