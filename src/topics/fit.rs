@@ -420,8 +420,6 @@ fn embedding_dim(inputs: &[TopicInput]) -> usize {
         .map_or(0, |(length, _)| length)
 }
 
-/// The embeddings as one contiguous row-major matrix, each row re-normalised to unit length; rows
-/// whose embedding is unusable are zero and marked invalid.
 /// Fewest distinct comments whose mean may become a workspace's [`TopicState::offset`]: fewer
 /// say more about themselves than about the corpus they come from.
 const OFFSET_MIN_COMMENTS: usize = 100;
@@ -480,6 +478,8 @@ fn recentre_rows(matrix: &mut Matrix, valid: &mut [bool], offset: &[f32]) {
     }
 }
 
+/// The embeddings as one contiguous row-major matrix, each row re-normalised to unit length; rows
+/// whose embedding is unusable are zero and marked invalid.
 fn build_matrix(inputs: &[TopicInput], dim: usize) -> (Matrix, Vec<bool>) {
     let mut data = vec![0.0f32; inputs.len() * dim];
     let mut valid = vec![false; inputs.len()];

@@ -115,8 +115,9 @@ pub struct TopicState {
     /// the same recentred space. An encoder's vectors of texts of one kind (news, forum posts)
     /// share a common part that makes every pair look alike; without it, cosines spread around 0
     /// whatever the corpus, so the similarity thresholds mean the same on any data. Fixed once,
-    /// so later runs and a replay of the same days keep one space. Unset in a workspace whose
-    /// first fit had too few comments, and in workspaces from earlier versions.
+    /// so later runs and a replay of the same days keep one space. Unset until a fit has 100
+    /// distinct comments (the first days of a stream, a workspace of an earlier version); the
+    /// topics found until then move into the recentred space when it is fixed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offset: Option<Vec<f32>>,
 }
