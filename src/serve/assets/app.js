@@ -435,13 +435,13 @@ async function signalPage(id) {
     h('div', { class: 'facts' },
       fact(when(signal.first_flagged), 'first flagged'),
       fact(signal.status === 'open' ? 'still rising' : 'fell back', 'status'),
-      fact(fmt(breakdown.distinct_authors), 'distinct authors'),
-      fact(fmt(breakdown.comments), 'comments in the signal'),
+      fact(fmt(signal.distinct_authors), 'distinct authors'),
+      fact(fmt(breakdown.comments), 'comments listed'),
       fact(`${observed} vs ${expected}`, `observed vs baseline in the ${hours} h window`),
       fact(fmt(signal.score), 'significance (z)')),
     h('p', { class: 'muted' }, share
       ? 'Observed: the negative share of the topic\'s comments in the flagged window; the baseline is the share before it.'
-      : `Observed: distinct texts in the flagged ${hours} h window (duplicates ignored: ${fmt(signal.duplicates_ignored)}); the totals above count every comment of the signal.`),
+      : `Observed: distinct texts in the flagged ${hours} h window (duplicates ignored: ${fmt(signal.duplicates_ignored)}). The distinct authors count every comment of the signal; the comments listed, and the counts below, are those the signal lists.`),
     h('h2', {}, 'Over time'),
     seriesChart(signal),
     h('div', { class: 'legend' }, h('span', {}, h('i', { style: { background: '#2659c4' } }), share ? 'negative share' : `observed in the trailing ${hours} h`),
