@@ -263,6 +263,14 @@ fn forgotten_comments_leave_no_trace_and_outputs_equal_a_fresh_run() {
         String::from_utf8_lossy(&by_query_out.stdout)
     );
 
+    // The rebuild after an erasure encodes nothing: every vector it needs is cached, and the
+    // caches shrink (the count must not go negative with them).
+    let report = std::fs::read_to_string(workspace.join("report.md")).unwrap();
+    assert!(
+        report.contains("- 0 comments encoded in this run,"),
+        "{report}"
+    );
+
     // No byte of them anywhere: store, index segments, caches, every generation, the audit log.
     assert_nowhere(&workspace, &[AUTHOR_WORD, QUERY_WORD, AUTHOR, &pseudonym]);
     let generations: Vec<_> = std::fs::read_dir(&workspace)

@@ -148,12 +148,14 @@ fn score(
         units.spans,
         progress,
     )?;
+    // Counted before an erasure compacts the cache, which may leave it smaller than it was.
+    let encoded = (cache.len() - cached_before) as u64;
     if workspace.erased().is_some() {
         cache.keep_only_used()?;
     }
     Ok(Scoring {
         scored,
-        encoded: (cache.len() - cached_before) as u64,
+        encoded,
         cache,
     })
 }
