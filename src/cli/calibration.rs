@@ -202,6 +202,7 @@ pub fn run(args: &CalibrationArgs, global: &GlobalOpts) -> CliResult {
     let calibration = Calibration {
         version: 1,
         encoder: model.encoder.fingerprint().to_string(),
+        head: Some(model.head.digest()),
         languages,
         provenance: serde_json::json!({
             "command": "xsignal train calibration",

@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 pub const MODELS_ENV: &str = "XSIGNAL_MODELS";
 
 /// The committed model files that builds of the model folders read (the sentiment adapters, the
-/// trained head, the calibration, the centers of the sentiment model and of the plain multilingual
+/// trained heads (the sentiment model's refit head, the frozen-MiniLM baseline), the calibration, the centers of the sentiment model and of the plain multilingual
 /// encoder), compiled into the binary so that an
 /// installed binary can put them into any models folder. Names are relative to the folder.
 pub const COMMITTED_FILES: &[(&str, &[u8])] = &[
@@ -40,6 +40,13 @@ pub const COMMITTED_FILES: &[(&str, &[u8])] = &[
         include_bytes!(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/models/multilingual-e5-small-center.json"
+        )),
+    ),
+    (
+        "sentiment-e5-head.json",
+        include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/models/sentiment-e5-head.json"
         )),
     ),
     (

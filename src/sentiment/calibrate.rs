@@ -58,6 +58,10 @@ pub struct Calibration {
     pub version: u32,
     /// Fingerprint of the encoder whose head was calibrated.
     pub encoder: String,
+    /// Digest of the calibrated head ([`super::SentimentHead::digest`]); files written before it
+    /// was recorded are checked by their encoder only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head: Option<String>,
     /// Per language code (`en`, `de`, `*` for any other).
     pub languages: BTreeMap<String, LanguageCalibration>,
     /// How it was fitted: data, rows per language, command, metrics before and after.
@@ -378,6 +382,7 @@ mod tests {
         let calibration = Calibration {
             version: 1,
             encoder: "e".into(),
+            head: None,
             languages: BTreeMap::from([("de".to_string(), german)]),
             provenance: serde_json::json!({}),
         };

@@ -60,7 +60,7 @@ impl Default for SentimentConfig {
     fn default() -> Self {
         SentimentConfig {
             model: SENTIMENT_MODEL.to_string(),
-            head: format!("{}/head.json", SENTIMENT_MODEL),
+            head: format!("{SENTIMENT_MODEL}-head.json"),
             whole_weight: 0.5,
             sentences: true,
             max_sentences: MAX_SENTENCES,
@@ -125,7 +125,8 @@ impl SentimentConfig {
     }
 
     /// Loads the configured calibration (`None` when `calibration` is empty), checking that it was
-    /// fitted for the head of `fingerprint`'s encoder.
+    /// fitted for the head of `fingerprint`'s encoder, and for the configured head when the file
+    /// names one.
     pub fn load_calibration(
         &self,
         models_dir: &Path,
@@ -140,6 +141,15 @@ impl SentimentConfig {
                 "sentiment calibration {} was fitted for encoder {:?} but the configured encoder is {:?}",
                 self.calibration, calibration.encoder, fingerprint
             )));
+        }
+        if let Some(digest) = &calibration.head {
+            let head = SentimentHead::load(&models_dir.join(&self.head))?;
+            if head.digest() != *digest {
+                return Err(Error::Invalid(format!(
+                    "sentiment calibration {} was fitted for another head than {}: refit it with `xsignal train calibration`",
+                    self.calibration, self.head
+                )));
+            }
         }
         Ok(Some(calibration))
     }
@@ -215,6 +225,17 @@ impl SentimentHead {
             *logit = dot + self.bias[class];
         }
         softmax(logits)
+    }
+
+    /// A digest of the head's weights and biases (sha256 of their little-endian f32 bytes, hex): a
+    /// calibration records the head it was fitted for by it.
+    pub fn digest(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        for value in self.weights.iter().flatten().chain(&self.bias) {
+            hasher.update(value.to_le_bytes());
+        }
+        crate::hex::encode(&hasher.finalize())
     }
 
     /// The sentiment of one embedding: the most probable label, `score = P(pos) - P(neg)`, and the
@@ -314,6 +335,39 @@ mod tests {
         let probabilities = softmax([1000.0, 0.0, -1000.0]);
         assert!((probabilities.iter().sum::<f32>() - 1.0).abs() < 1e-6);
         assert!(probabilities[0] > 0.999);
+    }
+
+    #[test]
+    fn a_calibration_is_refused_for_another_head_than_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let head = toy_head();
+        head.save(&dir.path().join("head.json")).unwrap();
+        let calibration = calibrate::Calibration {
+            version: 1,
+            encoder: "toy".into(),
+            head: Some(head.digest()),
+            languages: Default::default(),
+            provenance: serde_json::json!({}),
+        };
+        calibration.save(&dir.path().join("cal.json")).unwrap();
+        let config = SentimentConfig {
+            head: "head.json".into(),
+            calibration: "cal.json".into(),
+            ..SentimentConfig::default()
+        };
+        assert!(config
+            .load_calibration(dir.path(), "toy")
+            .unwrap()
+            .is_some());
+        // The same encoder, another head: refused, naming what to do.
+        let mut other = head.clone();
+        other.bias[1] = 0.5;
+        other.save(&dir.path().join("head.json")).unwrap();
+        let error = config.load_calibration(dir.path(), "toy").unwrap_err();
+        assert!(error.to_string().contains("another head"), "{error}");
+        // Another encoder: refused too.
+        head.save(&dir.path().join("head.json")).unwrap();
+        assert!(config.load_calibration(dir.path(), "other").is_err());
     }
 
     #[test]

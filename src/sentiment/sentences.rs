@@ -399,23 +399,10 @@ mod tests {
 
     #[test]
     fn a_mixed_comment_keeps_its_sentences_labels_and_spans() {
-        let Some((encoder, head)) = load_models() else {
+        let text = "Delivery was fast and the packaging was lovely. But the battery died after one day, terrible.";
+        let Some(scored) = score_with_defaults(&[(text, Lang::En)]) else {
             return;
         };
-        let text = "Delivery was fast and the packaging was lovely. But the battery died after one day, terrible.";
-        let dir = tempfile::tempdir().unwrap();
-        let mut cache = EmbeddingCache::open(&dir.path().join("e.bin"), encoder.dim()).unwrap();
-        let config = SentimentConfig::default();
-        let spans = sentence_spans(&config, &[text], &[Lang::En]);
-        let scorer = Scorer {
-            head: &head,
-            encoder: &encoder,
-            config: &config,
-            calibration: None,
-        };
-        let scored = scorer
-            .score(&mut cache, &[text], &[Lang::En], &spans, &|_| {})
-            .unwrap();
         let sentences = &scored[0].sentences;
         assert_eq!(sentences.len(), 2);
         assert_eq!(
@@ -483,11 +470,11 @@ mod tests {
         assert!(scored.iter().all(|s| s.sentences.len() == 2));
     }
 
-    /// The committed model reads a delivery time as a complaint: its training data holds thousands
-    /// of airline tweets in which a duration is one. Calibration does not move it (docs/EVALUATION.md,
-    /// "Factual statements"); this runs with `--ignored` to check a retrained model.
+    /// A delivery time is a fact, not a complaint. The fine-tuned head read it as one (its data
+    /// holds thousands of airline tweets in which a duration is a complaint); the refitted head,
+    /// which learnt plain review sentences and news as neutral, does not (docs/EVALUATION.md,
+    /// "Factual statements").
     #[test]
-    #[ignore = "the committed model labels delivery times negative; see docs/EVALUATION.md"]
     fn a_factual_delivery_time_sentence_is_neutral() {
         let texts = [
             ("The thermostat arrived after 6 days.", Lang::En),
