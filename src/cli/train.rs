@@ -51,7 +51,9 @@ struct SentimentArgs {
     #[arg(long, default_value_t = 1e-4)]
     l2: f32,
     /// Start from this head (relative to the models directory) and pull the fit towards it:
-    /// refits the fine-tuned model's head on more data without losing what it learnt.
+    /// refits the fine-tuned model's head on more data without losing what it learnt. Its digest
+    /// goes into the provenance (`prior_digest`), which `models fetch` checks before it installs
+    /// the refitted head.
     #[arg(long)]
     prior: Option<String>,
     /// Balance the classes within each source and weigh the sources as `SOURCES` says, instead of
@@ -251,7 +253,11 @@ pub fn run(args: &Args, global: &GlobalOpts) -> CliResult {
                 .into());
             }
             let weights = Array2::from_shape_vec((3, dim), head.weights.concat())?;
-            Some((weights, ndarray::Array1::from(head.bias.clone())))
+            Some((
+                weights,
+                ndarray::Array1::from(head.bias.clone()),
+                head.digest(),
+            ))
         }
         None => None,
     };
@@ -260,7 +266,7 @@ pub fn run(args: &Args, global: &GlobalOpts) -> CliResult {
         &labels,
         &row_weight,
         3,
-        prior.as_ref().map(|(w, b)| (w, b)),
+        prior.as_ref().map(|(w, b, _)| (w, b)),
         &options,
     );
     let counts: Vec<usize> = (0..3)
@@ -284,6 +290,7 @@ pub fn run(args: &Args, global: &GlobalOpts) -> CliResult {
                 args.epochs,
                 args.model,
             ),
+            "prior_digest": prior.as_ref().map(|(_, _, digest)| digest.clone()),
             "news_rows": args.news_rows,
             "review_neutral_rows": args.review_neutral_rows,
             "lexicon": "vader_lexicon.txt of PyPI vaderSentiment==3.3.2 (MIT), when review_neutral_rows > 0",

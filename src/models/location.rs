@@ -43,7 +43,7 @@ pub const COMMITTED_FILES: &[(&str, &[u8])] = &[
         )),
     ),
     (
-        "sentiment-e5-head.json",
+        super::SENTIMENT_HEAD,
         include_bytes!(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/models/sentiment-e5-head.json"

