@@ -233,13 +233,14 @@ pub fn run(args: &Args, global: &GlobalOpts) -> CliResult {
         learning_rate: args.learning_rate,
         l2: args.l2,
     };
-    let mut group_weight: Vec<f32> = SOURCES.iter().map(|source| source.weight).collect();
-    group_weight.extend([NEWS_WEIGHT, REVIEW_WEIGHT]);
-    let groups: Vec<usize> = if args.per_source {
-        rows.iter().map(|(_, group, _)| *group).collect()
+    let (groups, group_weight): (Vec<usize>, Vec<f32>) = if args.per_source {
+        let weights = SOURCES.iter().map(|source| source.weight);
+        (
+            rows.iter().map(|(_, group, _)| *group).collect(),
+            weights.chain([NEWS_WEIGHT, REVIEW_WEIGHT]).collect(),
+        )
     } else {
-        group_weight = vec![1.0];
-        vec![0; rows.len()]
+        (vec![0; rows.len()], vec![1.0])
     };
     let row_weight = balanced_weights(&labels, &groups, &group_weight, 3);
     let prior = match &args.prior {

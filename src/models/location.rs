@@ -17,9 +17,10 @@ use crate::error::{Error, Result};
 pub const MODELS_ENV: &str = "XSIGNAL_MODELS";
 
 /// The committed model files that builds of the model folders read (the sentiment adapters, the
-/// trained heads (the sentiment model's refit head, the frozen-MiniLM baseline), the calibration, the centers of the sentiment model and of the plain multilingual
-/// encoder), compiled into the binary so that an
-/// installed binary can put them into any models folder. Names are relative to the folder.
+/// trained heads (the sentiment model's refit, the frozen-MiniLM baseline), the calibration, the
+/// centers of the sentiment model and of the plain multilingual encoder), compiled into the binary
+/// so that an installed binary can put them into any models folder. Names are relative to the
+/// folder.
 pub const COMMITTED_FILES: &[(&str, &[u8])] = &[
     (
         super::SENTIMENT_ADAPTERS,

@@ -119,31 +119,30 @@ impl SentimentConfig {
     /// model's files, a head trained on it, a calibration fitted for it) without loading the model.
     pub fn check(&self, models_dir: &Path, embed: &EmbedConfig) -> Result<()> {
         let model = Encoder::check(models_dir, &self.encoder_config(embed))?;
-        self.matching_head(models_dir, &model.fingerprint, model.dim)?;
-        self.load_calibration(models_dir, &model.fingerprint)?;
+        let head = self.matching_head(models_dir, &model.fingerprint, model.dim)?;
+        self.load_calibration(models_dir, &head)?;
         Ok(())
     }
 
     /// Loads the configured calibration (`None` when `calibration` is empty), checking that it was
-    /// fitted for the head of `fingerprint`'s encoder, and for the configured head when the file
-    /// names one.
+    /// fitted for `head` (the configured head, loaded and checked against its encoder): for its
+    /// encoder, and for the head itself when the file names one.
     pub fn load_calibration(
         &self,
         models_dir: &Path,
-        fingerprint: &str,
+        head: &SentimentHead,
     ) -> Result<Option<calibrate::Calibration>> {
         if self.calibration.is_empty() {
             return Ok(None);
         }
         let calibration = calibrate::Calibration::load(&models_dir.join(&self.calibration))?;
-        if calibration.encoder != fingerprint {
+        if calibration.encoder != head.encoder {
             return Err(Error::Invalid(format!(
                 "sentiment calibration {} was fitted for encoder {:?} but the configured encoder is {:?}",
-                self.calibration, calibration.encoder, fingerprint
+                self.calibration, calibration.encoder, head.encoder
             )));
         }
         if let Some(digest) = &calibration.head {
-            let head = SentimentHead::load(&models_dir.join(&self.head))?;
             if head.digest() != *digest {
                 return Err(Error::Invalid(format!(
                     "sentiment calibration {} was fitted for another head than {}: run `xsignal models fetch` to install the head it belongs to, or refit it for this head with `xsignal train calibration`",
@@ -341,7 +340,6 @@ mod tests {
     fn a_calibration_is_refused_for_another_head_than_its_own() {
         let dir = tempfile::tempdir().unwrap();
         let head = toy_head();
-        head.save(&dir.path().join("head.json")).unwrap();
         let calibration = calibrate::Calibration {
             version: 1,
             encoder: "toy".into(),
@@ -351,23 +349,22 @@ mod tests {
         };
         calibration.save(&dir.path().join("cal.json")).unwrap();
         let config = SentimentConfig {
-            head: "head.json".into(),
             calibration: "cal.json".into(),
             ..SentimentConfig::default()
         };
         assert!(config
-            .load_calibration(dir.path(), "toy")
+            .load_calibration(dir.path(), &head)
             .unwrap()
             .is_some());
         // The same encoder, another head: refused, naming what to do.
         let mut other = head.clone();
         other.bias[1] = 0.5;
-        other.save(&dir.path().join("head.json")).unwrap();
-        let error = config.load_calibration(dir.path(), "toy").unwrap_err();
+        let error = config.load_calibration(dir.path(), &other).unwrap_err();
         assert!(error.to_string().contains("another head"), "{error}");
         // Another encoder: refused too.
-        head.save(&dir.path().join("head.json")).unwrap();
-        assert!(config.load_calibration(dir.path(), "other").is_err());
+        let mut elsewhere = head.clone();
+        elsewhere.encoder = "other".into();
+        assert!(config.load_calibration(dir.path(), &elsewhere).is_err());
     }
 
     #[test]

@@ -120,7 +120,7 @@ impl SentimentModel {
         encoder: Encoder,
         head: SentimentHead,
     ) -> Result<SentimentModel> {
-        let calibration = config.load_calibration(models_dir, encoder.fingerprint())?;
+        let calibration = config.load_calibration(models_dir, &head)?;
         Ok(SentimentModel {
             encoder,
             head,
@@ -425,9 +425,7 @@ mod tests {
         let (encoder, head) = load_models()?;
         let models = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
         let config = SentimentConfig::default();
-        let calibration = config
-            .load_calibration(&models, encoder.fingerprint())
-            .unwrap();
+        let calibration = config.load_calibration(&models, &head).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let mut cache = EmbeddingCache::open(&dir.path().join("e.bin"), encoder.dim()).unwrap();
         let (strings, langs): (Vec<&str>, Vec<Lang>) = texts.iter().copied().unzip();
@@ -472,7 +470,7 @@ mod tests {
 
     /// A delivery time is a fact, not a complaint. The fine-tuned head read it as one (its data
     /// holds thousands of airline tweets in which a duration is a complaint); the refitted head,
-    /// which learnt plain review sentences and news as neutral, does not (docs/EVALUATION.md,
+    /// which learnt plain review sentences as neutral, does not (docs/EVALUATION.md,
     /// "Factual statements").
     #[test]
     fn a_factual_delivery_time_sentence_is_neutral() {
